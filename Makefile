@@ -1,0 +1,50 @@
+# berth: `make demo` runs the main job, `make test` passes the tests. Both
+# install what they need on a fresh Debian 12 machine (as root).
+
+MODULE := github.com/berthproject/berth
+LEAVES := spec runtime network image
+BIN    := bin/berth
+GO     ?= go
+export PATH := /usr/local/go/bin:$(PATH)
+
+.PHONY: all build test test-unit demo bench lint deps setup clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/berth
+
+# setup installs the Debian packages the tests and the demo use when they
+# are missing: busybox-static builds the test root filesystems.
+setup:
+	@command -v $(GO) >/dev/null || { echo "Go is missing: install Go >= 1.26 (https://go.dev/dl)"; exit 1; }
+	@test -x /bin/busybox || { echo "installing busybox-static"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends busybox-static >/dev/null || \
+	  { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends busybox-static >/dev/null; }; }
+	@$(GO) mod download
+
+test: setup lint deps
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+demo: setup build
+	@./demo/run.sh $(BIN)
+
+bench: setup build
+	@./bench/runtime.sh
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# deps fails when a leaf package imports another package of ours.
+deps:
+	@bad=0; for p in $(LEAVES); do \
+	  [ -d $$p ] || continue; \
+	  for d in $$($(GO) list -deps ./$$p/... | grep '^$(MODULE)/' | grep -v '^$(MODULE)/'$$p); do \
+	    echo "$$p must not import $$d"; bad=1; \
+	  done; \
+	done; exit $$bad
+
+clean:
+	rm -rf bin

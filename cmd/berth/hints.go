@@ -1,0 +1,50 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"strings"
+
+	"github.com/berthproject/berth/runtime"
+)
+
+// hints are the "what to do" lines printed under an error, picked by the
+// first entry whose match accepts it. One table keeps the wording even.
+var hints = []struct {
+	match func(error) bool
+	text  string
+}{
+	{is(runtime.ErrNotRoot), "containers need namespaces and cgroups, which need root: run berth with sudo"},
+	{is(runtime.ErrNotFound), "list containers with: berth ps -a"},
+	{is(runtime.ErrAmbiguous), "give more characters of the id, or the container's name"},
+	{is(runtime.ErrNameInUse), "remove the other container (berth rm -f NAME) or choose another --name"},
+	{is(runtime.ErrRunning), "stop it first (berth stop NAME), or force it with -f"},
+	{is(runtime.ErrNotRunning), "start a new one with: berth run"},
+	{exitCode(runtime.ExitNotFound), "check the command's spelling and that it exists in the root filesystem (and its PATH)"},
+	{exitCode(runtime.ExitCannotExecute), "the file must be executable (chmod +x) and built for this machine"},
+	{is(fs.ErrNotExist), "check the path exists"},
+}
+
+func is(target error) func(error) bool {
+	return func(err error) bool { return errors.Is(err, target) }
+}
+
+func exitCode(code int) func(error) bool {
+	return func(err error) bool {
+		var se *runtime.StartError
+		return errors.As(err, &se) && se.Code == code
+	}
+}
+
+// printError prints err once, as "error: ...", with a hint when one fits.
+func printError(w io.Writer, err error) {
+	fmt.Fprintf(w, "error: %v\n", err)
+	for _, h := range hints {
+		if h.match(err) {
+			fmt.Fprintf(w, "hint:  %s\n", strings.ReplaceAll(h.text, "\n", "\n       "))
+			return
+		}
+	}
+}

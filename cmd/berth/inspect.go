@@ -1,0 +1,188 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berthproject/berth/runtime"
+)
+
+func newInspectCmd(g *globalOptions) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "inspect [OPTIONS] CONTAINER...",
+		Short: "Show containers in detail, as JSON shaped like docker inspect",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := newManager(g)
+			if err != nil {
+				return err
+			}
+			var out []inspectView
+			err = eachContainer(m, args, func(_ string, c *runtime.Container) error {
+				out = append(out, newInspectView(c))
+				return nil
+			})
+			if perr := printInspect(cmd.OutOrStdout(), out, format); perr != nil {
+				return perr
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringVarP(&format, "format", "f", "", "Go template applied to each container, e.g. '{{.State.Pid}}'")
+	return cmd
+}
+
+// inspectView is `docker inspect`'s shape, for the fields berth has.
+type inspectView struct {
+	ID         string       `json:"Id"`
+	Created    time.Time    `json:"Created"`
+	Path       string       `json:"Path"`
+	Args       []string     `json:"Args"`
+	State      inspectState `json:"State"`
+	Name       string       `json:"Name"`
+	LogPath    string       `json:"LogPath"`
+	HostConfig hostConfig   `json:"HostConfig"`
+	Config     ctrConfig    `json:"Config"`
+	Mounts     []mountView  `json:"Mounts"`
+}
+
+type inspectState struct {
+	Status     string `json:"Status"`
+	Running    bool   `json:"Running"`
+	Paused     bool   `json:"Paused"`
+	Restarting bool   `json:"Restarting"`
+	OOMKilled  bool   `json:"OOMKilled"`
+	Dead       bool   `json:"Dead"`
+	Pid        int    `json:"Pid"`
+	ExitCode   int    `json:"ExitCode"`
+	Error      string `json:"Error"`
+	StartedAt  string `json:"StartedAt"`
+	FinishedAt string `json:"FinishedAt"`
+}
+
+type hostConfig struct {
+	Memory         int64             `json:"Memory"`
+	MemorySwap     int64             `json:"MemorySwap"`
+	NanoCpus       int64             `json:"NanoCpus"`
+	CPUShares      uint64            `json:"CpuShares"`
+	PidsLimit      int64             `json:"PidsLimit"`
+	ReadonlyRootfs bool              `json:"ReadonlyRootfs"`
+	AutoRemove     bool              `json:"AutoRemove"`
+	NetworkMode    string            `json:"NetworkMode"`
+	Binds          []string          `json:"Binds"`
+	Tmpfs          map[string]string `json:"Tmpfs"`
+}
+
+type ctrConfig struct {
+	Hostname    string            `json:"Hostname"`
+	Domainname  string            `json:"Domainname"`
+	User        string            `json:"User"`
+	Tty         bool              `json:"Tty"`
+	OpenStdin   bool              `json:"OpenStdin"`
+	Env         []string          `json:"Env"`
+	Cmd         []string          `json:"Cmd"`
+	Image       string            `json:"Image"`
+	WorkingDir  string            `json:"WorkingDir"`
+	Labels      map[string]string `json:"Labels"`
+	StopSignal  string            `json:"StopSignal,omitempty"`
+	StopTimeout *int              `json:"StopTimeout,omitempty"`
+}
+
+type mountView struct {
+	Type        string `json:"Type"`
+	Source      string `json:"Source"`
+	Destination string `json:"Destination"`
+	RW          bool   `json:"RW"`
+}
+
+// dockerTime prints times as Docker does, with the zero time for "never".
+func dockerTime(t time.Time) string {
+	if t.IsZero() {
+		return "0001-01-01T00:00:00Z"
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+func newInspectView(c *runtime.Container) inspectView {
+	cfg := c.Config
+	v := inspectView{
+		ID: c.ID, Created: c.Created, Path: cfg.Args[0], Args: cfg.Args[1:],
+		Name: "/" + c.Name(), LogPath: c.LogPath(),
+		State: inspectState{
+			Status: c.State.Status, Running: c.State.Running, OOMKilled: c.State.OOMKilled,
+			Pid: c.State.Pid, ExitCode: c.State.ExitCode, Error: c.State.Error,
+			StartedAt: dockerTime(c.State.StartedAt), FinishedAt: dockerTime(c.State.FinishedAt),
+		},
+		HostConfig: hostConfig{
+			Memory: cfg.Resources.Memory, MemorySwap: cfg.Resources.MemorySwap,
+			NanoCpus: cfg.Resources.NanoCPUs, CPUShares: cfg.Resources.CPUShares,
+			PidsLimit: cfg.Resources.PidsLimit, ReadonlyRootfs: cfg.ReadOnly,
+			AutoRemove: cfg.AutoRemove, NetworkMode: cfg.Network,
+		},
+		Config: ctrConfig{
+			Hostname: cfg.Hostname, Domainname: cfg.Domainname, User: cfg.User,
+			Tty: cfg.TTY, OpenStdin: cfg.OpenStdin, Env: cfg.Env, Cmd: cfg.Args,
+			Image: cfg.Image, WorkingDir: cfg.WorkingDir, Labels: cfg.Labels,
+			StopSignal: cfg.StopSignal,
+		},
+		Mounts: []mountView{},
+	}
+	if cfg.StopTimeout > 0 {
+		s := int(cfg.StopTimeout / time.Second)
+		v.Config.StopTimeout = &s
+	}
+	for _, m := range cfg.Mounts {
+		v.Mounts = append(v.Mounts, mountView{Type: m.Type, Source: m.Source, Destination: m.Destination, RW: !m.ReadOnly})
+		switch m.Type {
+		case "bind":
+			b := m.Source + ":" + m.Destination
+			if m.ReadOnly {
+				b += ":ro"
+			}
+			v.HostConfig.Binds = append(v.HostConfig.Binds, b)
+		case "tmpfs":
+			if v.HostConfig.Tmpfs == nil {
+				v.HostConfig.Tmpfs = map[string]string{}
+			}
+			v.HostConfig.Tmpfs[m.Destination] = strings.Join(m.Options, ",")
+		}
+	}
+	return v
+}
+
+func printInspect(w io.Writer, views []inspectView, format string) error {
+	if format == "" {
+		if views == nil {
+			views = []inspectView{}
+		}
+		b, err := json.MarshalIndent(views, "", "    ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(w, string(b))
+		return err
+	}
+	tmpl, err := template.New("format").Funcs(template.FuncMap{
+		"json": func(v any) (string, error) {
+			b, err := json.Marshal(v)
+			return string(b), err
+		},
+	}).Parse(format)
+	if err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("--format: %w", err)}
+	}
+	for _, v := range views {
+		if err := tmpl.Execute(w, v); err != nil {
+			return fmt.Errorf("--format: %w", err)
+		}
+		fmt.Fprintln(w)
+	}
+	return nil
+}

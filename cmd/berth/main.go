@@ -1,0 +1,16 @@
+// Command berth runs containers and Compose-style stacks on one Linux host,
+// with its own container runtime.
+package main
+
+import (
+	"os"
+
+	"github.com/berthproject/berth/runtime"
+)
+
+func main() {
+	// A container's init is this binary re-executed: it must not pay for
+	// the CLI's set-up, so it is recognised before anything else.
+	runtime.MaybeRunInit()
+	os.Exit(execute(os.Args[1:]))
+}

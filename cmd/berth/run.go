@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+
+	"github.com/berthproject/berth/runtime"
+)
+
+type runOptions struct {
+	rootfs      string
+	name        string
+	detach      bool
+	autoRemove  bool
+	env         []string
+	envFiles    []string
+	user        string
+	workdir     string
+	hostname    string
+	memory      string
+	memorySwap  string
+	cpus        float64
+	cpuShares   uint64
+	pidsLimit   int64
+	readOnly    bool
+	volumes     []string
+	tmpfs       []string
+	tty         bool
+	interactive bool
+	stopSignal  string
+	stopTimeout int
+	network     string
+	labels      []string
+}
+
+func newRunCmd(g *globalOptions) *cobra.Command {
+	o := &runOptions{}
+	cmd := &cobra.Command{
+		Use:   "run [OPTIONS] --rootfs DIR [--] COMMAND [ARG...]",
+		Short: "Run a command in a new container",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRun(cmd.Context(), g, o, args)
+		},
+	}
+	f := cmd.Flags()
+	// Everything after the command belongs to the command.
+	f.SetInterspersed(false)
+	f.StringVar(&o.rootfs, "rootfs", "", "directory to use as the container's root filesystem")
+	f.StringVar(&o.name, "name", "", "name of the container")
+	f.BoolVarP(&o.detach, "detach", "d", false, "run in the background and print the container ID")
+	f.BoolVar(&o.autoRemove, "rm", false, "remove the container when it exits")
+	f.StringArrayVarP(&o.env, "env", "e", nil, "set an environment variable (KEY=VALUE, or KEY to copy it from here)")
+	f.StringArrayVar(&o.envFiles, "env-file", nil, "read environment variables from a file")
+	f.StringVarP(&o.user, "user", "u", "", "user to run as: name|uid[:group|gid]")
+	f.StringVarP(&o.workdir, "workdir", "w", "", "working directory inside the container")
+	f.StringVarP(&o.hostname, "hostname", "h", "", "container host name")
+	f.StringVarP(&o.memory, "memory", "m", "", "memory limit (e.g. 64m, 1g)")
+	f.StringVar(&o.memorySwap, "memory-swap", "", "memory plus swap limit; -1 for unlimited swap")
+	f.Float64Var(&o.cpus, "cpus", 0, "number of CPUs (e.g. 0.5)")
+	f.Uint64VarP(&o.cpuShares, "cpu-shares", "c", 0, "relative CPU weight (default 1024)")
+	f.Int64Var(&o.pidsLimit, "pids-limit", 0, "maximum number of processes (-1 for unlimited)")
+	f.BoolVar(&o.readOnly, "read-only", false, "mount the root filesystem read-only")
+	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "bind mount HOST:CONTAINER[:ro]")
+	f.StringArrayVar(&o.tmpfs, "tmpfs", nil, "mount a tmpfs: PATH[:OPTIONS]")
+	f.BoolVarP(&o.tty, "tty", "t", false, "allocate a pseudo-terminal")
+	f.BoolVarP(&o.interactive, "interactive", "i", false, "keep stdin open")
+	f.StringVar(&o.stopSignal, "stop-signal", "", "signal that stops the container (default SIGTERM)")
+	f.IntVar(&o.stopTimeout, "stop-timeout", -1, "seconds to wait after the stop signal before killing (default 10)")
+	f.StringVar(&o.network, "network", "none", "network to join: none (loopback only)")
+	f.StringArrayVarP(&o.labels, "label", "l", nil, "set a label KEY=VALUE")
+	// -h is --hostname, as in Docker; help stays reachable as --help.
+	cmd.Flags().BoolP("help", "", false, "help for run")
+	return cmd
+}
+
+func runRun(ctx context.Context, g *globalOptions, o *runOptions, args []string) error {
+	cfg, err := o.config(args)
+	if err != nil {
+		return &exitError{code: 125, err: err}
+	}
+	m, err := newManager(g)
+	if err != nil {
+		return &exitError{code: 125, err: err}
+	}
+	c, err := m.Create(cfg)
+	if err != nil {
+		return &exitError{code: 125, err: err}
+	}
+	if o.detach {
+		return runDetached(g, m, c)
+	}
+	return runAttached(ctx, m, c, o)
+}
+
+func runDetached(g *globalOptions, m *runtime.Manager, c *runtime.Container) error {
+	p, err := m.Start(c, nil)
+	if err != nil {
+		return startFailed(m, c, err)
+	}
+	if c.Config.AutoRemove {
+		if err := spawnReaper(g, c.ID); err != nil {
+			fmt.Fprintf(os.Stderr, "warning: --rm: %v; remove it later with: berth rm %s\n", err, c.Name())
+		}
+	}
+	if err := p.Release(); err != nil {
+		return &exitError{code: 125, err: err}
+	}
+	fmt.Println(c.ID)
+	return nil
+}
+
+func runAttached(ctx context.Context, m *runtime.Manager, c *runtime.Container, o *runOptions) error {
+	stdio := &runtime.Stdio{Out: os.Stdout, Err: os.Stderr}
+	if o.interactive {
+		stdio.In = os.Stdin
+	}
+	if o.tty && term.IsTerminal(int(os.Stdin.Fd())) {
+		old, err := term.MakeRaw(int(os.Stdin.Fd()))
+		if err == nil {
+			defer term.Restore(int(os.Stdin.Fd()), old)
+		}
+	}
+	// Catch the signals before the container exists, so none is lost.
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH)
+	defer signal.Stop(sigs)
+	p, err := m.Start(c, stdio)
+	if err != nil {
+		return startFailed(m, c, err)
+	}
+	go func() {
+		for s := range sigs {
+			_ = p.Signal(s)
+		}
+	}()
+	st := p.Wait()
+	if c.Config.AutoRemove {
+		if err := m.Remove(ctx, c, true); err != nil {
+			fmt.Fprintf(os.Stderr, "warning: %v\n", err)
+		}
+	}
+	return &exitError{code: st.ExitCode}
+}
+
+// startFailed reports a container that did not start, removing it with
+// --rm, and exits with Docker's code for the failure.
+func startFailed(m *runtime.Manager, c *runtime.Container, err error) error {
+	if c.Config.AutoRemove {
+		_ = m.Remove(context.Background(), c, true)
+	}
+	code := 125
+	var se *runtime.StartError
+	if errors.As(err, &se) {
+		code = se.Code
+	}
+	return &exitError{code: code, err: err}
+}
+
+// spawnReaper starts a detached `berth reap` that removes the container
+// when it exits, which is what --rm means for a detached container.
+func spawnReaper(g *globalOptions, id string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(self, "--root", g.root, "__reap", id)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	return cmd.Process.Release()
+}
+
+func newReapCmd(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:    "__reap ID",
+		Hidden: true,
+		Args:   cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := newManager(g)
+			if err != nil {
+				return err
+			}
+			c, err := m.Get(args[0])
+			if err != nil {
+				return err
+			}
+			if _, err := m.Wait(context.Background(), c); err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			return m.Remove(ctx, c, true)
+		},
+	}
+}

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	units "github.com/docker/go-units"
+
+	"github.com/berthproject/berth/runtime"
+)
+
+// config turns run's flags and arguments into a runtime.Config, checking
+// everything that can be checked before a container exists.
+func (o *runOptions) config(args []string) (runtime.Config, error) {
+	if o.rootfs == "" {
+		return runtime.Config{}, errors.New("no --rootfs given: this version of berth runs a directory tree as the root filesystem (berth run --rootfs DIR -- CMD)")
+	}
+	if len(args) == 0 {
+		return runtime.Config{}, errors.New("no command given: berth run --rootfs DIR -- CMD [ARG...]")
+	}
+	if o.network != "none" {
+		return runtime.Config{}, fmt.Errorf("--network %q: only \"none\" (loopback only) is supported so far", o.network)
+	}
+	cfg := runtime.Config{
+		Name: o.name, Image: o.rootfs, Rootfs: o.rootfs, Args: args,
+		User: o.user, WorkingDir: o.workdir, Hostname: o.hostname,
+		TTY: o.tty, OpenStdin: o.interactive, ReadOnly: o.readOnly,
+		AutoRemove: o.autoRemove, Network: o.network,
+	}
+	var err error
+	if cfg.Env, err = o.environment(); err != nil {
+		return cfg, err
+	}
+	if cfg.Resources, err = o.resources(); err != nil {
+		return cfg, err
+	}
+	if cfg.Mounts, err = o.mounts(); err != nil {
+		return cfg, err
+	}
+	if o.stopSignal != "" {
+		if _, err := runtime.ParseSignal(o.stopSignal); err != nil {
+			return cfg, fmt.Errorf("--stop-signal: %w", err)
+		}
+		cfg.StopSignal = o.stopSignal
+	}
+	if o.stopTimeout >= 0 {
+		cfg.StopTimeout = time.Duration(o.stopTimeout) * time.Second
+	}
+	if len(o.labels) > 0 {
+		cfg.Labels = map[string]string{}
+		for _, l := range o.labels {
+			k, v, _ := strings.Cut(l, "=")
+			cfg.Labels[k] = v
+		}
+	}
+	return cfg, nil
+}
+
+func (o *runOptions) environment() ([]string, error) {
+	var env []string
+	for _, file := range o.envFiles {
+		vars, err := readEnvFile(file)
+		if err != nil {
+			return nil, err
+		}
+		env = append(env, vars...)
+	}
+	for _, e := range o.env {
+		if kv, ok := envValue(e); ok {
+			env = append(env, kv)
+		}
+	}
+	return env, nil
+}
+
+// envValue reads KEY=VALUE as it is, and a bare KEY from berth's own
+// environment (skipped when unset), as Docker does.
+func envValue(e string) (string, bool) {
+	if strings.Contains(e, "=") {
+		return e, true
+	}
+	if v, ok := os.LookupEnv(e); ok {
+		return e + "=" + v, true
+	}
+	return "", false
+}
+
+// readEnvFile reads Docker's env-file format: KEY=VALUE lines, # comments,
+// a bare KEY copied from berth's environment. Quotes are kept literally.
+func readEnvFile(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--env-file: %w", err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimLeft(sc.Text(), " \t")
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, _, _ := strings.Cut(line, "=")
+		if strings.ContainsAny(k, " \t") || k == "" {
+			return nil, fmt.Errorf("%s:%d: %q is not KEY=VALUE", path, n, line)
+		}
+		if kv, ok := envValue(line); ok {
+			out = append(out, kv)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("--env-file %s: %w", path, err)
+	}
+	return out, nil
+}
+
+func (o *runOptions) resources() (runtime.Resources, error) {
+	var r runtime.Resources
+	var err error
+	if o.memory != "" {
+		if r.Memory, err = parseSize("--memory", o.memory); err != nil {
+			return r, err
+		}
+		if r.Memory < 6<<20 {
+			return r, fmt.Errorf("--memory %s: the minimum is 6m", o.memory)
+		}
+	}
+	switch o.memorySwap {
+	case "":
+	case "-1":
+		r.MemorySwap = -1
+	default:
+		if r.MemorySwap, err = parseSize("--memory-swap", o.memorySwap); err != nil {
+			return r, err
+		}
+		if r.Memory == 0 {
+			return r, errors.New("--memory-swap needs --memory as well")
+		}
+		if r.MemorySwap < r.Memory {
+			return r, fmt.Errorf("--memory-swap %s must be at least --memory %s (it counts memory plus swap)", o.memorySwap, o.memory)
+		}
+	}
+	if o.cpus < 0 {
+		return r, fmt.Errorf("--cpus %v: must be positive", o.cpus)
+	}
+	r.NanoCPUs = int64(o.cpus * 1e9)
+	r.CPUShares = o.cpuShares
+	r.PidsLimit = o.pidsLimit
+	return r, nil
+}
+
+// parseSize reads a size as Docker does: 64m, 1g, 512k, 1024 (bytes).
+func parseSize(flag, s string) (int64, error) {
+	n, err := units.RAMInBytes(s)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%s %q: not a size; write a number with an optional unit b, k, m or g (e.g. 64m)", flag, s)
+	}
+	return n, nil
+}
+
+func (o *runOptions) mounts() ([]runtime.Mount, error) {
+	var out []runtime.Mount
+	for _, v := range o.volumes {
+		m, err := parseVolume(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	for _, t := range o.tmpfs {
+		dest, opts, _ := strings.Cut(t, ":")
+		m := runtime.Mount{Type: "tmpfs", Destination: dest}
+		if opts != "" {
+			m.Options = strings.Split(opts, ",")
+		}
+		if !filepath.IsAbs(dest) {
+			return nil, fmt.Errorf("--tmpfs %q: the path must be absolute", t)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// parseVolume reads -v HOST:CONTAINER[:ro|rw]. A missing host directory is
+// created, as Docker does.
+func parseVolume(v string) (runtime.Mount, error) {
+	parts := strings.Split(v, ":")
+	if len(parts) < 2 || len(parts) > 3 {
+		return runtime.Mount{}, fmt.Errorf("-v %q: expected HOST:CONTAINER[:ro]", v)
+	}
+	m := runtime.Mount{Type: "bind", Source: parts[0], Destination: parts[1]}
+	if len(parts) == 3 {
+		switch parts[2] {
+		case "ro":
+			m.ReadOnly = true
+		case "rw":
+		default:
+			return m, fmt.Errorf("-v %q: unknown option %q (ro or rw)", v, parts[2])
+		}
+	}
+	if !filepath.IsAbs(m.Source) {
+		return m, fmt.Errorf("-v %q: named volumes are not supported yet; give an absolute host path", v)
+	}
+	if !filepath.IsAbs(m.Destination) {
+		return m, fmt.Errorf("-v %q: the container path must be absolute", v)
+	}
+	if _, err := os.Stat(m.Source); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(m.Source, 0o755); err != nil {
+			return m, fmt.Errorf("-v %q: creating %s: %w", v, m.Source, err)
+		}
+	}
+	return m, nil
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The demo: a busybox root filesystem run as berth containers, showing what
+# the runtime isolates and limits. Everything lives under a temporary
+# --root and is removed at the end.
+set -euo pipefail
+BERTH=${1:-bin/berth}
+BERTH=$(realpath "$BERTH")
+[ "$(id -u)" = 0 ] || { echo "the demo needs root (namespaces and cgroups): sudo make demo"; exit 1; }
+
+work=$(mktemp -d /tmp/berth-demo.XXXXXX)
+root=$work/root
+rootfs=$work/rootfs
+cleanup() {
+	"$BERTH" --root "$root" rm -f web >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+mkdir -p "$rootfs/bin" "$rootfs/etc" "$rootfs/www"
+cp /bin/busybox "$rootfs/bin/busybox"
+for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$rootfs/bin/$a"; done
+printf 'root:x:0:0:root:/root:/bin/sh\nwww:x:33:33:www:/www:/bin/sh\n' >"$rootfs/etc/passwd"
+printf 'root:x:0:\nwww:x:33:\n' >"$rootfs/etc/group"
+echo '<h1>hello from a berth container</h1>' >"$rootfs/www/index.html"
+
+b() { echo "\$ berth $*"; "$BERTH" --root "$root" "$@"; }
+
+echo "== its own hostname, PID 1, capabilities"
+b run --rm --hostname demo --rootfs "$rootfs" -- sh -c 'hostname; ps; grep -E "CapEff|NoNewPrivs" /proc/self/status'
+
+echo; echo "== a user from the rootfs's /etc/passwd"
+b run --rm -u www --rootfs "$rootfs" -- id
+
+echo; echo "== a memory limit: going past it is an OOM kill (exit 137)"
+set +e
+b run --name hog --memory 16m --memory-swap 16m --rootfs "$rootfs" -- sh -c 'x=a; while true; do x=$x$x; done'
+echo "exit code $?"
+set -e
+b inspect -f 'OOMKilled={{.State.OOMKilled}} ExitCode={{.State.ExitCode}}' hog
+b rm hog
+
+echo; echo "== a detached web server; the loopback inside its network namespace"
+b run -d --name web --rootfs "$rootfs" -- httpd -f -v -p 127.0.0.1:8080 -h /www >/dev/null
+b ps
+echo "\$ berth exec-less check: wget inside a second container cannot see it (own network namespace)"
+b run --rm --rootfs "$rootfs" -- sh -c 'timeout 2 wget -q -O- http://127.0.0.1:8080/ || echo "not reachable: separate network namespace"'
+b stop -t 2 web
+b logs web | tail -3 || true
+b ps -a
+b rm web
+echo; echo "demo done; nothing is left behind"

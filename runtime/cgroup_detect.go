@@ -1,0 +1,159 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// cgroupRoot is where the host mounts its cgroup filesystems: the unified
+// hierarchy itself (v2), or a tmpfs holding one mount per v1 hierarchy.
+const cgroupRoot = "/sys/fs/cgroup"
+
+// cgroupParent is the directory, at the root of every hierarchy we use, that
+// holds one group per container: <hierarchy>/berth/<id>.
+const cgroupParent = "berth"
+
+// createAttempts bounds how often creating a group is retried after ENOENT.
+// Deleting the last container removes the empty "berth" parent, so a create
+// running at the same time (in another berth process) can find the parent
+// gone between making it and making the group inside it.
+const createAttempts = 3
+
+// newCgroup creates the control group for container id and applies r.
+func newCgroup(id string, r Resources) (cgroup, error) {
+	if err := checkCgroupName(id); err != nil {
+		return nil, err
+	}
+	unified, err := isUnified(cgroupRoot)
+	if err != nil {
+		return nil, fmt.Errorf("creating cgroup %s: %w", groupPath(id), err)
+	}
+	if unified {
+		controllers, err := v2Controllers(cgroupRoot)
+		if err != nil {
+			return nil, fmt.Errorf("creating cgroup %s: %w", groupPath(id), err)
+		}
+		return newCgroupV2(cgroupRoot, id, r, controllers, defaultDevices())
+	}
+	return newCgroupV1(cgroupRoot, id, r)
+}
+
+// loadCgroup returns the existing group of container id (for kill, rm and
+// OOM checks). A missing group is not an error: Delete on it succeeds.
+func loadCgroup(id string) (cgroup, error) {
+	if err := checkCgroupName(id); err != nil {
+		return nil, err
+	}
+	unified, err := isUnified(cgroupRoot)
+	if err != nil {
+		return nil, fmt.Errorf("loading cgroup %s: %w", groupPath(id), err)
+	}
+	if unified {
+		return loadCgroupV2(cgroupRoot, id)
+	}
+	return loadCgroupV1(cgroupRoot, id)
+}
+
+// groupPath is the group of container id relative to a hierarchy's root.
+func groupPath(id string) string {
+	return "/" + cgroupParent + "/" + id
+}
+
+// checkCgroupName rejects ids that would name a directory other than
+// <hierarchy>/berth/<id>.
+func checkCgroupName(id string) error {
+	if id == "" || id == "." || id == ".." || strings.ContainsAny(id, "/\x00") {
+		return fmt.Errorf("container id %q cannot name a cgroup", id)
+	}
+	return nil
+}
+
+// isUnified tells whether root is the unified (v2) hierarchy. Anything else
+// is treated as a v1 layout, hybrid included: berth then uses only the v1
+// hierarchies, whatever controllers the cgroup2 mount at root/unified holds.
+func isUnified(root string) (bool, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(root, &st); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return false, noCgroupFS(root)
+		}
+		return false, fmt.Errorf("reading file system type of %s: %w", root, err)
+	}
+	switch st.Type {
+	case unix.CGROUP2_SUPER_MAGIC:
+		return true, nil
+	case unix.SYSFS_MAGIC:
+		// An empty directory of /sys itself: nothing is mounted there.
+		return false, noCgroupFS(root)
+	}
+	return false, nil
+}
+
+func noCgroupFS(root string) error {
+	return &CgroupUnavailableError{
+		Missing: "a cgroup file system",
+		Path:    root,
+		Fix:     "mount the unified hierarchy: mount -t cgroup2 cgroup2 " + root,
+	}
+}
+
+// CgroupUnavailableError reports that the host lacks a cgroup file system or
+// a controller that berth needs to create containers.
+type CgroupUnavailableError struct {
+	Missing string // "the memory controller", "a cgroup file system"
+	Path    string // where it was looked for
+	Fix     string // what an operator can do about it
+}
+
+// Error reads: the memory controller is not available at
+// /sys/fs/cgroup/memory; mount it: ...
+func (e *CgroupUnavailableError) Error() string {
+	return fmt.Sprintf("%s is not available at %s; %s", e.Missing, e.Path, e.Fix)
+}
+
+// removeCgroupParents removes the "berth" directory at each of roots once its last
+// group is gone, so nothing of berth is left behind when no container exists.
+// A parent still in use (EBUSY, ENOTEMPTY) or already gone is no error.
+func removeCgroupParents(roots []string) error {
+	var errs []error
+	for _, root := range roots {
+		dir := filepath.Join(root, cgroupParent)
+		err := unix.Rmdir(dir)
+		switch {
+		case err == nil,
+			errors.Is(err, unix.ENOENT),
+			errors.Is(err, unix.EBUSY),
+			errors.Is(err, unix.ENOTEMPTY),
+			errors.Is(err, unix.EEXIST):
+			continue
+		}
+		errs = append(errs, fmt.Errorf("removing %s: %w", dir, err))
+	}
+	return errors.Join(errs...)
+}
+
+// retryCgroupCreate runs create until it succeeds, fails with anything but a
+// missing file, or has tried createAttempts times; see createAttempts.
+func retryCgroupCreate(create func() error) error {
+	var err error
+	for range createAttempts {
+		err = create()
+		if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return err
+}
+
+// cgroupFileExists tells whether path exists; an error other than "missing" counts as
+// existing, so that the operation that needs path reports it.
+func cgroupFileExists(path string) bool {
+	_, err := os.Lstat(path)
+	return !errors.Is(err, fs.ErrNotExist)
+}

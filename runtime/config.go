@@ -1,0 +1,54 @@
+package runtime
+
+import "time"
+
+// Config is everything needed to create one container. It is stored as
+// config.json in the container's directory and never changes afterwards.
+type Config struct {
+	Name   string `json:"name"`
+	Image  string `json:"image"`  // what the user named: an image, or the rootfs path
+	Rootfs string `json:"rootfs"` // absolute path of the root filesystem
+	// Args is the full argv of the workload: entrypoint followed by command.
+	Args       []string  `json:"args"`
+	Env        []string  `json:"env,omitempty"`
+	User       string    `json:"user,omitempty"` // name, uid, name:group or uid:gid
+	WorkingDir string    `json:"workingDir,omitempty"`
+	Hostname   string    `json:"hostname,omitempty"`
+	Domainname string    `json:"domainname,omitempty"`
+	TTY        bool      `json:"tty,omitempty"`
+	OpenStdin  bool      `json:"openStdin,omitempty"`
+	ReadOnly   bool      `json:"readOnly,omitempty"`
+	Mounts     []Mount   `json:"mounts,omitempty"`
+	Resources  Resources `json:"resources"`
+	StopSignal string    `json:"stopSignal,omitempty"` // "SIGTERM" when empty
+	// StopTimeout is the grace period between the stop signal and SIGKILL;
+	// zero means the default of 10 s.
+	StopTimeout time.Duration     `json:"stopTimeout,omitempty"`
+	Network     string            `json:"network,omitempty"` // "none" (loopback only) is all this version knows
+	Labels      map[string]string `json:"labels,omitempty"`
+	AutoRemove  bool              `json:"autoRemove,omitempty"`
+}
+
+// Mount is a bind mount or a tmpfs inside the container.
+type Mount struct {
+	Type        string   `json:"type"` // "bind" or "tmpfs"
+	Source      string   `json:"source,omitempty"`
+	Destination string   `json:"destination"`
+	ReadOnly    bool     `json:"readOnly,omitempty"`
+	Options     []string `json:"options,omitempty"` // tmpfs: size=64m, mode=1777, ...
+}
+
+// Resources are the limits put on the container's control group. Zero
+// values mean "no limit".
+type Resources struct {
+	Memory int64 `json:"memory,omitempty"` // bytes
+	// MemorySwap is memory plus swap, in bytes, as Docker counts it: -1 is
+	// unlimited swap, 0 means twice Memory.
+	MemorySwap int64  `json:"memorySwap,omitempty"`
+	NanoCPUs   int64  `json:"nanoCpus,omitempty"`  // 1.5 CPUs = 1.5e9
+	CPUShares  uint64 `json:"cpuShares,omitempty"` // relative weight, 1024 is the default
+	PidsLimit  int64  `json:"pidsLimit,omitempty"` // -1 or 0: unlimited
+}
+
+// DefaultStopTimeout is how long Stop waits after the stop signal.
+const DefaultStopTimeout = 10 * time.Second

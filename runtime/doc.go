@@ -1,0 +1,31 @@
+// Package runtime runs one container at a time: it creates the namespaces and
+// control group, starts berth's own init as the container's PID 1, and reads
+// back what happened (state, exit status, logs).
+//
+// runtime is a leaf: it must not import any other package of berth. It knows
+// nothing of stacks, services or images; it gets plain values (a rootfs
+// path, resource limits, mounts) in a Config.
+//
+// Process model. The CLI (or, later, the engine) calls Manager.Create and
+// Manager.Start. Start re-executes the berth binary from a sealed, read-only
+// copy (see sealed.go) into fresh mount, PID, UTS, IPC and network
+// namespaces; that process is the container's init. It finishes the set-up
+// inside the namespaces (init_*.go), starts the workload as its child, and
+// stays PID 1: it reaps zombies, forwards signals, writes the workload's
+// output to the log file and records the exit status in the container's
+// directory before it exits. So logs and exit codes never depend on the
+// process that started the container still being alive.
+//
+// Decisions written down here:
+//   - State lives in <root>/containers/<id>/; the container's runtime files
+//     (the init's sync pipe is anonymous, so none yet) go under <run>.
+//   - The init is the full berth binary, opened through a detached,
+//     read-only overlayfs mount (as runc >= 1.2 does), so every container
+//     shares the binary's page cache and no container can write to it. Where
+//     the new mount API is missing it falls back to a sealed memfd copy.
+//   - Capabilities: the workload gets Docker's default bounding set; the init
+//     keeps its own but is non-dumpable, so the workload cannot reach the
+//     host file descriptors it holds through /proc/1.
+//   - The cgroup namespace is entered by the init after the parent has put
+//     it into the container's cgroup, so the container sees itself at "/".
+package runtime

@@ -1,0 +1,36 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrNotFound: no container has that name or id prefix.
+	ErrNotFound = errors.New("no such container")
+	// ErrAmbiguous: an id prefix matches more than one container.
+	ErrAmbiguous = errors.New("id prefix matches several containers")
+	// ErrNameInUse: another container already has that name.
+	ErrNameInUse = errors.New("name already in use")
+	// ErrRunning: the operation needs a stopped container.
+	ErrRunning = errors.New("container is running")
+	// ErrNotRunning: the operation needs a running container.
+	ErrNotRunning = errors.New("container is not running")
+	// ErrNotRoot: berth needs root to create namespaces and cgroups.
+	ErrNotRoot = errors.New("berth must run as root")
+)
+
+// StartError is a container that could not start its command. Code is the
+// exit code Docker uses for the same failure: 125 when berth failed, 126
+// when the command cannot be executed, 127 when it does not exist.
+type StartError struct {
+	Container string // name
+	Code      int
+	Err       error
+}
+
+func (e *StartError) Error() string {
+	return fmt.Sprintf("starting container %s: %v", e.Container, e.Err)
+}
+
+func (e *StartError) Unwrap() error { return e.Err }

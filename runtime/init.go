@@ -1,0 +1,182 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	goruntime "runtime"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// MaybeRunInit turns this process into a container's init when it was
+// started as one, and never returns in that case. main calls it first
+// thing, so the init pays for nothing the CLI needs.
+func MaybeRunInit() {
+	if len(os.Args) < 2 || os.Args[1] != initArg {
+		return
+	}
+	os.Exit(runInit())
+}
+
+// Exit codes of a container that never got to run its command, as Docker's.
+const (
+	ExitSetupFailed   = 125 // berth (or the init) failed
+	ExitCannotExecute = 126 // the command exists but cannot be executed
+	ExitNotFound      = 127 // the command was not found
+)
+
+// initError is a failure of the init before the workload started, with the
+// exit code the user should see.
+type initError struct {
+	code int
+	err  error
+}
+
+func (e *initError) Error() string { return e.err.Error() }
+
+func runInit() int {
+	// Nothing in the container may read the host fds we hold through
+	// /proc/1 (fd, exe, environ): a non-dumpable process is only reachable
+	// with CAP_SYS_PTRACE, which containers do not get.
+	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	// We were exec'ed as /proc/self/fd/N; show a name in ps instead.
+	_ = os.WriteFile("/proc/self/comm", []byte("berth-init"), 0)
+	sigs := notifySignals()
+	sync := os.NewFile(fdSync, "sync")
+	var b bootstrap
+	if err := json.NewDecoder(sync).Decode(&b); err != nil {
+		return ExitSetupFailed
+	}
+	w, err := startContainer(&b)
+	if err != nil {
+		code := ExitSetupFailed
+		var ie *initError
+		if errors.As(err, &ie) {
+			code = ie.code
+		}
+		_ = json.NewEncoder(sync).Encode(reply{Error: err.Error(), Code: code})
+		return code
+	}
+	_ = json.NewEncoder(sync).Encode(reply{Pid: w.pid})
+	sync.Close()
+	return supervise(&b, w, sigs)
+}
+
+// startContainer finishes the container inside its namespaces and starts
+// the workload.
+func startContainer(b *bootstrap) (*workload, error) {
+	c := &b.Config
+	if err := setHostname(c); err != nil {
+		return nil, err
+	}
+	if err := prepareRootfs(b); err != nil {
+		return nil, err
+	}
+	if err := loopbackUp(); err != nil {
+		return nil, fmt.Errorf("bringing up loopback: %w", err)
+	}
+	u, err := lookupUser(c.User, "/etc/passwd", "/etc/group")
+	if err != nil {
+		return nil, err
+	}
+	env := workloadEnv(c.Env, c.TTY, u.Home)
+	cwd, err := workingDir(c.WorkingDir)
+	if err != nil {
+		return nil, err
+	}
+	argv0, err := findExecutable(c.Args, env, cwd)
+	if err != nil {
+		return nil, err
+	}
+	stdio, err := newWorkloadIO(b)
+	if err != nil {
+		return nil, err
+	}
+	pid, err := spawnWorkload(argv0, c.Args, env, cwd, u, c.TTY, stdio.childFiles())
+	stdio.closeChildEnds()
+	if err != nil {
+		return nil, execError(c.Args[0], err)
+	}
+	return &workload{pid: pid, io: stdio}, nil
+}
+
+func setHostname(c *Config) error {
+	if c.Hostname != "" {
+		if err := unix.Sethostname([]byte(c.Hostname)); err != nil {
+			return fmt.Errorf("setting hostname %q: %w", c.Hostname, err)
+		}
+	}
+	if c.Domainname != "" {
+		if err := unix.Setdomainname([]byte(c.Domainname)); err != nil {
+			return fmt.Errorf("setting domain name %q: %w", c.Domainname, err)
+		}
+	}
+	return nil
+}
+
+// spawnWorkload forks and execs the workload from a locked OS thread that
+// carries the container's security settings: capabilities, bounding set and
+// no_new_privs are per thread in Linux, and the child inherits the thread's.
+// The thread is never unlocked, so Go throws it away afterwards and the init
+// keeps its own privileges on every other thread.
+func spawnWorkload(argv0 string, argv, env []string, cwd string, u execUser, tty bool, files []uintptr) (int, error) {
+	type result struct {
+		pid int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		goruntime.LockOSThread()
+		// The cgroup namespace is per thread too, and entered only now:
+		// the parent has moved us into the container's cgroup, so the
+		// workload sees that group as "/".
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			done <- result{err: &initError{ExitSetupFailed, fmt.Errorf("creating cgroup namespace: %w", err)}}
+			return
+		}
+		// Every fd the init holds (the host's state directory, the log,
+		// the user's terminal) stays out of the workload: only files[]
+		// survive the exec, dup'ed onto 0-2.
+		if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+			done <- result{err: &initError{ExitSetupFailed, fmt.Errorf("marking fds close-on-exec: %w", err)}}
+			return
+		}
+		if err := restrictThread(); err != nil {
+			done <- result{err: &initError{ExitSetupFailed, err}}
+			return
+		}
+		attr := &syscall.ProcAttr{
+			Dir:   cwd,
+			Env:   env,
+			Files: files,
+			Sys: &syscall.SysProcAttr{
+				Credential: &syscall.Credential{Uid: u.Uid, Gid: u.Gid, Groups: u.Groups},
+				Setsid:     true,
+				Setctty:    tty,
+				Ctty:       0,
+			},
+		}
+		pid, err := syscall.ForkExec(argv0, argv, attr)
+		done <- result{pid, err}
+	}()
+	r := <-done
+	return r.pid, r.err
+}
+
+// execError turns a failed exec into the exit code Docker uses for it.
+func execError(name string, err error) error {
+	var ie *initError
+	if errors.As(err, &ie) {
+		return err
+	}
+	switch {
+	case errors.Is(err, syscall.ENOENT):
+		return &initError{ExitNotFound, fmt.Errorf("exec %q: no such file or directory", name)}
+	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.ENOEXEC), errors.Is(err, syscall.EISDIR), errors.Is(err, syscall.EPERM):
+		return &initError{ExitCannotExecute, fmt.Errorf("exec %q: %w", name, err)}
+	}
+	return &initError{ExitSetupFailed, fmt.Errorf("starting %q: %w", name, err)}
+}

@@ -1,0 +1,141 @@
+package runtime
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ExitStatus is how a container ended, as the init recorded it in
+// exit.json just before it exited.
+type ExitStatus struct {
+	ExitCode   int       `json:"exitCode"`
+	Signal     int       `json:"signal,omitempty"` // the signal that killed the workload
+	OOMKilled  bool      `json:"oomKilled,omitempty"`
+	FinishedAt time.Time `json:"finishedAt"`
+}
+
+const exitFile = "exit.json"
+
+// notifySignals starts catching every signal, so none is lost between the
+// workload's start and the supervision loop.
+func notifySignals() chan os.Signal {
+	sigs := make(chan os.Signal, 128)
+	signal.Notify(sigs)
+	return sigs
+}
+
+// supervise is the init's life after the workload started: forward
+// signals, reap zombies, and when the workload is gone, end the container
+// and record why. It returns the init's own exit code, the workload's.
+func supervise(b *bootstrap, w *workload, sigs chan os.Signal) int {
+	w.io.start()
+	ws, done := reap(w.pid)
+	for !done {
+		sig := (<-sigs).(unix.Signal)
+		switch sig {
+		case unix.SIGCHLD:
+			ws, done = reap(w.pid)
+		case unix.SIGWINCH:
+			w.io.resize()
+			_ = unix.Kill(w.pid, sig)
+		case unix.SIGURG, unix.SIGPIPE:
+			// SIGURG is the Go runtime's own preemption signal.
+		default:
+			_ = unix.Kill(w.pid, sig)
+		}
+	}
+	// The container is its main process: once it is gone, so is everything
+	// it left behind. kill(-1) from PID 1 reaches the whole namespace.
+	_ = unix.Kill(-1, unix.SIGKILL)
+	for {
+		var st unix.WaitStatus
+		if _, err := unix.Wait4(-1, &st, 0, nil); err == unix.ECHILD {
+			break
+		} else if err != nil && err != unix.EINTR {
+			break
+		}
+	}
+	w.io.wait()
+	st := ExitStatus{FinishedAt: time.Now().UTC()}
+	switch {
+	case ws.Exited():
+		st.ExitCode = ws.ExitStatus()
+	case ws.Signaled():
+		st.Signal = int(ws.Signal())
+		st.ExitCode = 128 + st.Signal
+	}
+	if b.HasOOM {
+		st.OOMKilled = oomKills(os.NewFile(fdOOM, "oom")) > 0
+	}
+	writeExitStatus(st)
+	return st.ExitCode
+}
+
+// reap collects every exited child; done reports whether pid was one.
+func reap(pid int) (ws unix.WaitStatus, done bool) {
+	for {
+		var st unix.WaitStatus
+		p, err := unix.Wait4(-1, &st, unix.WNOHANG, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if p <= 0 || err != nil {
+			return ws, done
+		}
+		if p == pid {
+			ws, done = st, true
+		}
+	}
+}
+
+// oomKills reads the "oom_kill N" counter of the container's memory cgroup
+// (memory.oom_control on v1, memory.events on v2).
+func oomKills(f *os.File) int {
+	buf := make([]byte, 4096)
+	n, err := f.ReadAt(buf, 0)
+	if n == 0 && err != nil {
+		return 0
+	}
+	return parseOOMKills(buf[:n])
+}
+
+func parseOOMKills(b []byte) int {
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), " ")
+		if ok && k == "oom_kill" {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	return 0
+}
+
+// writeExitStatus stores st as exit.json through the directory fd the
+// parent gave us: the host path is out of reach after pivot_root.
+func writeExitStatus(st ExitStatus) {
+	data, err := json.Marshal(st)
+	if err != nil {
+		return
+	}
+	const tmp = exitFile + ".tmp"
+	fd, err := unix.Openat(fdStateDir, tmp, unix.O_CREAT|unix.O_TRUNC|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return
+	}
+	_, werr := unix.Write(fd, data)
+	serr := unix.Fsync(fd)
+	unix.Close(fd)
+	if werr != nil || serr != nil {
+		return
+	}
+	_ = unix.Renameat(fdStateDir, tmp, fdStateDir, exitFile)
+}

@@ -1,0 +1,266 @@
+package runtime
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Manager creates, runs and removes containers whose state lives under one
+// root directory. Every call reads the state from disk and the kernel
+// again, so several berth processes can share a root.
+type Manager struct {
+	root string // persistent state: containers/, names/
+	run  string // runtime files, gone at reboot
+}
+
+// New returns a Manager keeping state under root and runtime files under
+// run, creating both when missing.
+func New(root, run string) (*Manager, error) {
+	for _, d := range []string{filepath.Join(root, "containers"), filepath.Join(root, "names"), run} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("creating state directory %s: %w", d, err)
+		}
+	}
+	return &Manager{root: root, run: run}, nil
+}
+
+// Container is one container as found on disk and in the kernel.
+type Container struct {
+	ID      string    `json:"id"`
+	Created time.Time `json:"created"`
+	Config  Config    `json:"config"`
+	State   State     `json:"-"`
+	Dir     string    `json:"-"`
+}
+
+// LogPath is where the init writes the container's output.
+func (c *Container) LogPath() string { return filepath.Join(c.Dir, c.ID+"-json.log") }
+
+// Name is the container's name without Docker's leading slash.
+func (c *Container) Name() string { return c.Config.Name }
+
+var namePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// Create records a new container; Start runs it.
+func (m *Manager) Create(cfg Config) (*Container, error) {
+	if err := validate(&cfg); err != nil {
+		return nil, err
+	}
+	id, err := newID()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Hostname == "" {
+		cfg.Hostname = id[:12]
+	}
+	if err := m.reserveName(&cfg, id); err != nil {
+		return nil, err
+	}
+	c := &Container{ID: id, Created: time.Now().UTC(), Config: cfg, Dir: m.containerDir(id)}
+	if err := m.writeContainer(c); err != nil {
+		m.releaseName(cfg.Name, id)
+		os.RemoveAll(c.Dir)
+		return nil, err
+	}
+	c.State = State{Status: StatusCreated}
+	return c, nil
+}
+
+func validate(cfg *Config) error {
+	if len(cfg.Args) == 0 {
+		return fmt.Errorf("no command given: name one after the rootfs or image")
+	}
+	if cfg.Rootfs == "" {
+		return fmt.Errorf("no root filesystem given")
+	}
+	abs, err := filepath.Abs(cfg.Rootfs)
+	if err != nil {
+		return err
+	}
+	cfg.Rootfs = abs
+	st, err := os.Stat(abs)
+	if err != nil {
+		return fmt.Errorf("rootfs %s: %w", abs, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("rootfs %s is not a directory", abs)
+	}
+	if cfg.WorkingDir != "" && !filepath.IsAbs(cfg.WorkingDir) {
+		return fmt.Errorf("working directory %q must be an absolute path", cfg.WorkingDir)
+	}
+	for _, mnt := range cfg.Mounts {
+		if !filepath.IsAbs(mnt.Destination) {
+			return fmt.Errorf("mount destination %q must be an absolute path", mnt.Destination)
+		}
+		if mnt.Type == "bind" && !filepath.IsAbs(mnt.Source) {
+			return fmt.Errorf("bind mount source %q must be an absolute path", mnt.Source)
+		}
+	}
+	return nil
+}
+
+// writeContainer lays down the container's directory: its config and the
+// files bind-mounted over the rootfs's /etc.
+func (m *Manager) writeContainer(c *Container) error {
+	if err := os.Mkdir(c.Dir, 0o700); err != nil {
+		return fmt.Errorf("creating container directory: %w", err)
+	}
+	files := map[string]string{
+		"hostname":    c.Config.Hostname + "\n",
+		"hosts":       hostsFile(),
+		"resolv.conf": resolvConf("/etc/resolv.conf"),
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(c.Dir, name), []byte(content), 0o644); err != nil {
+			return fmt.Errorf("writing container's %s: %w", name, err)
+		}
+	}
+	if err := os.WriteFile(c.LogPath(), nil, 0o600); err != nil {
+		return fmt.Errorf("creating log file: %w", err)
+	}
+	// config.json goes last: a directory without it is a create that
+	// crashed half-way, and List ignores it.
+	return writeJSONAtomic(filepath.Join(c.Dir, "config.json"), c)
+}
+
+func (m *Manager) containerDir(id string) string {
+	return filepath.Join(m.root, "containers", id)
+}
+
+func newID() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generating container id: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// reserveName claims cfg.Name (generating one when empty) by creating
+// names/<name> exclusively, so two concurrent creates cannot both get it.
+func (m *Manager) reserveName(cfg *Config, id string) error {
+	if cfg.Name != "" {
+		if !namePattern.MatchString(cfg.Name) {
+			return fmt.Errorf("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", cfg.Name)
+		}
+		return m.claim(cfg.Name, id)
+	}
+	for i := 0; ; i++ {
+		cfg.Name = randomName(i)
+		err := m.claim(cfg.Name, id)
+		if !errors.Is(err, ErrNameInUse) || i > 20 {
+			return err
+		}
+	}
+}
+
+func (m *Manager) claim(name, id string) error {
+	p := filepath.Join(m.root, "names", name)
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		// A name left by a create that crashed half-way is free again.
+		if old, rerr := os.ReadFile(p); rerr == nil {
+			if _, serr := os.Stat(filepath.Join(m.containerDir(string(old)), "config.json")); errors.Is(serr, fs.ErrNotExist) && string(old) != "" {
+				os.Remove(p)
+				return m.claim(name, id)
+			}
+		}
+		return fmt.Errorf("container name %q: %w", name, ErrNameInUse)
+	}
+	if err != nil {
+		return fmt.Errorf("reserving name %q: %w", name, err)
+	}
+	_, werr := f.WriteString(id)
+	return firstErr(werr, f.Close())
+}
+
+func (m *Manager) releaseName(name, id string) {
+	p := filepath.Join(m.root, "names", name)
+	if old, err := os.ReadFile(p); err == nil && string(old) == id {
+		os.Remove(p)
+	}
+}
+
+// Get finds a container by name, full id or unique id prefix.
+func (m *Manager) Get(ref string) (*Container, error) {
+	if ref == "" {
+		return nil, fmt.Errorf("container %q: %w", ref, ErrNotFound)
+	}
+	if id, err := os.ReadFile(filepath.Join(m.root, "names", ref)); err == nil && namePattern.MatchString(ref) {
+		if c, err := m.load(string(id)); err == nil {
+			return c, nil
+		}
+	}
+	ids, err := m.ids()
+	if err != nil {
+		return nil, err
+	}
+	var match []string
+	for _, id := range ids {
+		if strings.HasPrefix(id, ref) {
+			match = append(match, id)
+		}
+	}
+	switch len(match) {
+	case 0:
+		return nil, fmt.Errorf("container %q: %w", ref, ErrNotFound)
+	case 1:
+		return m.load(match[0])
+	}
+	return nil, fmt.Errorf("container %q: %w", ref, ErrAmbiguous)
+}
+
+// List returns every container, newest first.
+func (m *Manager) List() ([]*Container, error) {
+	ids, err := m.ids()
+	if err != nil {
+		return nil, err
+	}
+	var out []*Container
+	for _, id := range ids {
+		c, err := m.load(id)
+		if err != nil {
+			continue // removed meanwhile, or a create that crashed half-way
+		}
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	return out, nil
+}
+
+func (m *Manager) ids() ([]string, error) {
+	ents, err := os.ReadDir(filepath.Join(m.root, "containers"))
+	if err != nil {
+		return nil, fmt.Errorf("listing containers: %w", err)
+	}
+	ids := make([]string, 0, len(ents))
+	for _, e := range ents {
+		if e.IsDir() {
+			ids = append(ids, e.Name())
+		}
+	}
+	return ids, nil
+}
+
+// load reads one container's config and works out its state.
+func (m *Manager) load(id string) (*Container, error) {
+	dir := m.containerDir(id)
+	c := &Container{}
+	if err := readJSON(filepath.Join(dir, "config.json"), c); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("container %q: %w", id, ErrNotFound)
+		}
+		return nil, err
+	}
+	c.Dir = dir
+	c.State = readState(dir)
+	return c, nil
+}

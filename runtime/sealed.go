@@ -1,0 +1,93 @@
+package runtime
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// sealedExe opens the running berth binary in a way no container can write
+// to, however it gets hold of it (CVE-2019-5736: a container process opens
+// /proc/<init>/exe and overwrites the host's binary).
+//
+// The preferred way, as runc >= 1.2 does it, is a read-only overlayfs mount
+// made with the new mount API and never attached anywhere: the file we open
+// through it is on a read-only filesystem nobody can remount, and it shares
+// the page cache of the real binary, so a hundred containers cost one copy.
+// Kernels without fsopen(2) get a sealed memfd copy instead.
+//
+// The returned file is close-on-exec; exec it as /proc/self/fd/N before
+// closing it.
+func sealedExe(scratch string) (*os.File, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("finding berth's own binary: %w", err)
+	}
+	f, ovErr := overlayExe(self, scratch)
+	if ovErr == nil {
+		return f, nil
+	}
+	f, err = memfdExe(self)
+	if err != nil {
+		return nil, fmt.Errorf("sealing a copy of %s (overlay: %v): %w", self, ovErr, err)
+	}
+	return f, nil
+}
+
+// overlayExe opens self through a detached read-only overlay of its
+// directory. Overlayfs without an upper layer needs two lower layers; the
+// second is an empty directory of ours.
+func overlayExe(self, scratch string) (*os.File, error) {
+	empty := filepath.Join(scratch, "sealed-empty")
+	if err := os.MkdirAll(empty, 0o700); err != nil {
+		return nil, err
+	}
+	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("fsopen overlay: %w", err)
+	}
+	defer unix.Close(fsfd)
+	lower := filepath.Dir(self) + ":" + empty
+	if err := unix.FsconfigSetString(fsfd, "lowerdir", lower); err != nil {
+		return nil, fmt.Errorf("overlay lowerdir=%s: %w", lower, err)
+	}
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return nil, fmt.Errorf("creating overlay: %w", err)
+	}
+	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID)
+	if err != nil {
+		return nil, fmt.Errorf("fsmount overlay: %w", err)
+	}
+	defer unix.Close(mfd)
+	fd, err := unix.Openat(mfd, filepath.Base(self), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s through the overlay: %w", filepath.Base(self), err)
+	}
+	return os.NewFile(uintptr(fd), "berth-sealed"), nil
+}
+
+// memfdExe copies self into a memfd and seals it against every change.
+func memfdExe(self string) (*os.File, error) {
+	src, err := os.Open(self)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	fd, err := unix.MemfdCreate("berth-init", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return nil, fmt.Errorf("memfd_create: %w", err)
+	}
+	dst := os.NewFile(uintptr(fd), "berth-sealed")
+	if _, err := dst.ReadFrom(src); err != nil {
+		dst.Close()
+		return nil, fmt.Errorf("copying %s: %w", self, err)
+	}
+	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
+	if _, err := unix.FcntlInt(dst.Fd(), unix.F_ADD_SEALS, seals); err != nil {
+		dst.Close()
+		return nil, fmt.Errorf("sealing memfd: %w", err)
+	}
+	return dst, nil
+}

@@ -1,0 +1,132 @@
+package runtime
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Container statuses, as Docker names them.
+const (
+	StatusCreated = "created"
+	StatusRunning = "running"
+	StatusExited  = "exited"
+)
+
+// State is what a container is doing now, worked out from its directory
+// and the kernel on every read: never from what some process remembers.
+type State struct {
+	Status     string    `json:"Status"`
+	Running    bool      `json:"Running"`
+	Pid        int       `json:"Pid"` // the init's pid on the host; 0 unless running
+	ExitCode   int       `json:"ExitCode"`
+	OOMKilled  bool      `json:"OOMKilled"`
+	Error      string    `json:"Error"`
+	StartedAt  time.Time `json:"StartedAt"`
+	FinishedAt time.Time `json:"FinishedAt"`
+}
+
+// started is what the parent records (state.json) once the init reported
+// the workload running. PidStart tells the init apart from a later process
+// that got the same pid.
+type started struct {
+	Pid       int       `json:"pid"`
+	PidStart  uint64    `json:"pidStart"`
+	StartedAt time.Time `json:"startedAt"`
+}
+
+const stateFile = "state.json"
+
+func readState(dir string) State {
+	var s started
+	if err := readJSON(filepath.Join(dir, stateFile), &s); err != nil {
+		return State{Status: StatusCreated}
+	}
+	st := State{StartedAt: s.StartedAt}
+	var ex ExitStatus
+	if err := readJSON(filepath.Join(dir, exitFile), &ex); err == nil {
+		st.Status = StatusExited
+		st.ExitCode, st.OOMKilled, st.FinishedAt = ex.ExitCode, ex.OOMKilled, ex.FinishedAt
+		return st
+	}
+	if alive(s.Pid, s.PidStart) {
+		st.Status, st.Running, st.Pid = StatusRunning, true, s.Pid
+		return st
+	}
+	// The init died without a word: it was SIGKILLed (or OOM-killed)
+	// itself. Its exit.json may also be landing right now, so look again.
+	if err := readJSON(filepath.Join(dir, exitFile), &ex); err == nil {
+		st.Status = StatusExited
+		st.ExitCode, st.OOMKilled, st.FinishedAt = ex.ExitCode, ex.OOMKilled, ex.FinishedAt
+		return st
+	}
+	st.Status, st.ExitCode = StatusExited, 137
+	st.Error = "berth's init was killed before it could record the exit status"
+	return st
+}
+
+// alive reports whether pid is still the process that started at start.
+func alive(pid int, start uint64) bool {
+	if pid <= 0 {
+		return false
+	}
+	got, err := procStartTime(pid)
+	return err == nil && got == start
+}
+
+// procStartTime is field 22 of /proc/PID/stat: when the process started,
+// in clock ticks since boot. Zombies count as gone.
+func procStartTime(pid int) (uint64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("parsing /proc/%d/stat", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// f[0] is field 3 (state), so field 22 is f[19].
+	if len(f) < 20 {
+		return 0, fmt.Errorf("parsing /proc/%d/stat", pid)
+	}
+	if f[0] == "Z" || f[0] == "X" {
+		return 0, fs.ErrNotExist
+	}
+	return strconv.ParseUint(f[19], 10, 64)
+}
+
+// hostsFile is a container's /etc/hosts while it has no network but
+// loopback, as Docker writes it for --network none.
+func hostsFile() string {
+	return "127.0.0.1\tlocalhost\n" +
+		"::1\tlocalhost ip6-localhost ip6-loopback\n" +
+		"fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\n" +
+		"ff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
+}
+
+// resolvConf copies the host's resolver configuration, leaving out
+// nameservers on loopback: inside the container they would be its own.
+func resolvConf(hostPath string) string {
+	b, err := os.ReadFile(hostPath)
+	if errors.Is(err, fs.ErrNotExist) || err != nil {
+		return ""
+	}
+	var out strings.Builder
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "nameserver" && (strings.HasPrefix(f[1], "127.") || f[1] == "::1") {
+			continue
+		}
+		if strings.TrimSpace(line) != "" {
+			out.WriteString(line + "\n")
+		}
+	}
+	return out.String()
+}
