@@ -1,0 +1,233 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+
+	"github.com/berthproject/berth/internal/testutil"
+)
+
+// berthBin is the berth binary built once for these tests: they drive it
+// as a user would, from the outside.
+var berthBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "berth-cli-test")
+	if err != nil {
+		panic(err)
+	}
+	berthBin = filepath.Join(dir, "berth")
+	build := exec.Command("go", "build", "-o", berthBin, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		os.RemoveAll(dir)
+		panic("building berth: " + err.Error())
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type cli struct {
+	t      *testing.T
+	root   string
+	rootfs string
+}
+
+// newCLI gives a test its own berth root and busybox rootfs; whatever
+// containers the test leaves are force-removed at the end.
+func newCLI(t *testing.T) *cli {
+	testutil.RequireRoot(t)
+	c := &cli{t: t, root: t.TempDir(), rootfs: testutil.BusyboxRootfs(t)}
+	t.Cleanup(func() {
+		ids, _, _ := c.run("ps", "-a", "-q", "--no-trunc")
+		for _, id := range strings.Fields(ids) {
+			c.run("rm", "-f", id)
+		}
+		if matches, _ := filepath.Glob(filepath.Join(c.root, "containers", "*")); len(matches) > 0 {
+			t.Errorf("containers left after cleanup: %v", matches)
+		}
+	})
+	return c
+}
+
+// run runs berth with args and returns stdout, stderr and the exit code.
+func (c *cli) run(args ...string) (string, string, int) {
+	return c.runIn(nil, args...)
+}
+
+func (c *cli) runIn(stdin io.Reader, args ...string) (string, string, int) {
+	cmd := exec.Command(berthBin, append([]string{"--root", c.root}, args...)...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr, cmd.Stdin = &out, &errb, stdin
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		c.t.Fatalf("running berth %v: %v", args, err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// must runs berth and fails the test unless it exits 0.
+func (c *cli) must(args ...string) string {
+	c.t.Helper()
+	out, errs, code := c.run(args...)
+	if code != 0 {
+		c.t.Fatalf("berth %v: exit %d\n%s%s", args, code, out, errs)
+	}
+	return out
+}
+
+func TestCLI_ForegroundExitCodeAndRm(t *testing.T) {
+	c := newCLI(t)
+	out, _, code := c.run("run", "--rm", "--rootfs", c.rootfs, "--", "sh", "-c", "echo out; echo err >&2; exit 42")
+	if code != 42 || out != "out\n" {
+		t.Errorf("got exit %d, stdout %q", code, out)
+	}
+	if left := c.must("ps", "-a", "-q"); left != "" {
+		t.Errorf("--rm left a container: %q", left)
+	}
+}
+
+func TestCLI_DetachedSurvivesCLI(t *testing.T) {
+	c := newCLI(t)
+	id := strings.TrimSpace(c.must("run", "-d", "--name", "bg", "--rootfs", c.rootfs, "--", "sh", "-c", "echo started; while true; do sleep 0.1; done"))
+	if len(id) != 64 {
+		t.Fatalf("run -d printed %q, want a 64-character id", id)
+	}
+	// The CLI that started it has exited; the container runs on.
+	time.Sleep(300 * time.Millisecond)
+	var views []map[string]any
+	if err := json.Unmarshal([]byte(c.must("inspect", "bg")), &views); err != nil {
+		t.Fatal(err)
+	}
+	state := views[0]["State"].(map[string]any)
+	if state["Running"] != true || state["Status"] != "running" || views[0]["Id"] != id || views[0]["Name"] != "/bg" {
+		t.Fatalf("inspect after the CLI exited: %v", views[0])
+	}
+	if logs := c.must("logs", "bg"); logs != "started\n" {
+		t.Errorf("logs = %q", logs)
+	}
+	psJSON := c.must("ps", "--format", "json")
+	var row map[string]any
+	if err := json.Unmarshal([]byte(psJSON), &row); err != nil || row["Names"] != "bg" || row["State"] != "running" {
+		t.Errorf("ps --format json = %q (%v)", psJSON, err)
+	}
+	if out := c.must("stop", "-t", "1", "bg"); out != "bg\n" {
+		t.Errorf("stop printed %q", out)
+	}
+	if code := strings.TrimSpace(c.must("wait", "bg")); code != "143" {
+		t.Errorf("wait printed %q, want 143 (sh killed by SIGTERM)", code)
+	}
+	if ps := c.must("ps", "-a"); !strings.Contains(ps, "Exited (143)") {
+		t.Errorf("ps -a:\n%s", ps)
+	}
+	c.must("rm", "bg")
+	if _, err := os.Stat(filepath.Join(c.root, "containers", id)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("state directory left after rm: %v", err)
+	}
+	if m, _ := filepath.Glob("/sys/fs/cgroup/*/berth/" + id); len(m) > 0 {
+		t.Errorf("cgroups left after rm: %v", m)
+	}
+}
+
+func TestCLI_DetachedRmRemovesOnExit(t *testing.T) {
+	c := newCLI(t)
+	c.must("run", "-d", "--rm", "--name", "brief", "--rootfs", c.rootfs, "--", "sleep", "0.2")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if out, _, _ := c.run("ps", "-a", "-q"); out == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("run -d --rm: the container was not removed after it exited")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestCLI_Errors(t *testing.T) {
+	c := newCLI(t)
+	cases := []struct {
+		name string
+		args []string
+		code int
+		msg  string
+	}{
+		{"missing rootfs", []string{"run", "--rootfs", "/no/such/dir", "--", "true"}, 125, "/no/such/dir"},
+		{"command not found", []string{"run", "--rm", "--rootfs", c.rootfs, "--", "nosuchcmd"}, 127, "executable file not found"},
+		{"not executable", []string{"run", "--rm", "--rootfs", c.rootfs, "--", "/etc/passwd"}, 126, "permission denied"},
+		{"bad size", []string{"run", "--rm", "--memory", "12xb", "--rootfs", c.rootfs, "--", "true"}, 125, `--memory "12xb": not a size`},
+		{"bad signal", []string{"run", "--rm", "--stop-signal", "SIGNOPE", "--rootfs", c.rootfs, "--", "true"}, 125, "invalid signal"},
+		{"no such container", []string{"logs", "nope"}, 1, `container "nope": no such container`},
+		{"unknown flag", []string{"run", "--bogus"}, 2, "unknown flag"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, errs, code := c.run(tc.args...)
+			if code != tc.code || !strings.Contains(errs, tc.msg) || !strings.HasPrefix(errs, "error: ") {
+				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, errs, tc.code, tc.msg)
+			}
+		})
+	}
+}
+
+func TestCLI_StdinEnvAndEnvFile(t *testing.T) {
+	c := newCLI(t)
+	envFile := filepath.Join(t.TempDir(), "env")
+	if err := os.WriteFile(envFile, []byte("# comment\nFROM_FILE=yes\nBOTH=file\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := c.runIn(strings.NewReader("piped in\n"), "run", "--rm", "-i", "--env-file", envFile, "-e", "BOTH=flag",
+		"--rootfs", c.rootfs, "--", "sh", "-c", "cat; echo $FROM_FILE $BOTH")
+	if code != 0 || out != "piped in\nyes flag\n" {
+		t.Errorf("exit %d, out %q, err %q", code, out, errs)
+	}
+}
+
+func TestCLI_TTY(t *testing.T) {
+	c := newCLI(t)
+	cmd := exec.Command(berthBin, "--root", c.root, "run", "--rm", "-t", "--rootfs", c.rootfs, "--", "sh", "-c", "tty; stty size")
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 33, Cols: 101})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	out, _ := io.ReadAll(ptmx) // EIO once the CLI exits
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("berth run -t: %v: %s", err, out)
+	}
+	got := strings.ReplaceAll(string(out), "\r", "")
+	if !strings.Contains(got, "/dev/pts/0") || !strings.Contains(got, "33 101") {
+		t.Errorf("inside the TTY: %q, want /dev/pts/0 and the size 33 101", got)
+	}
+}
+
+func TestCLI_KillAndRmForce(t *testing.T) {
+	c := newCLI(t)
+	c.must("run", "-d", "--name", "k", "--rootfs", c.rootfs, "--", "sleep", "100")
+	if out := c.must("kill", "k"); out != "k\n" {
+		t.Errorf("kill printed %q", out)
+	}
+	if code := strings.TrimSpace(c.must("wait", "k")); code != "137" {
+		t.Errorf("exit after kill = %s, want 137", code)
+	}
+	c.must("run", "-d", "--name", "f", "--rootfs", c.rootfs, "--", "sleep", "100")
+	if _, errs, code := c.run("rm", "f"); code == 0 || !strings.Contains(errs, "stop it first") {
+		t.Errorf("rm of a running container: exit %d, %q", code, errs)
+	}
+	c.must("rm", "-f", "f", "k")
+}
