@@ -8,7 +8,7 @@
 #      conmon's, the per-container monitor podman puts next to runc.
 #
 # Run as root (make bench). Environment:
-#   BERTH=path      berth binary (default ./bin/berth; build it with make build)
+#   BERTH=path      berth binary (default: bin/berth of this checkout, from make build)
 #   RUNS=50         hyperfine runs per command;  WARMUP=5  warm-up runs
 #   BENCH_JSON=f    also keep hyperfine's JSON export at f
 #
@@ -31,7 +31,9 @@ export LC_ALL=C
 
 RUNS=${RUNS:-50}
 WARMUP=${WARMUP:-5}
-BERTH_ARG=${BERTH:-./bin/berth}
+# ./bin/berth of this checkout (where `make build` puts it), whatever the cwd
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BERTH_ARG=${BERTH:-$REPO/bin/berth}
 CG=/sys/fs/cgroup
 UNIFIED=$CG/unified
 
@@ -90,6 +92,9 @@ alive() {
 	[[ -n $st && $st != Z && $st != X ]]
 }
 
+gone() { ! alive "$1"; }
+runc_stopped() { [[ $("$RUNC" --root "$WORK/runc" state "$1" 2>/dev/null | jq -r .status) != running ]]; }
+
 # wait_until SECONDS COMMAND...: poll COMMAND every 0.1 s.
 wait_until() {
 	local n=$(($1 * 10)); shift
@@ -112,12 +117,12 @@ rmdir_children() { find "$1" -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/
 # rmdir; /proc/cgroups counts those too, so wait for it to reach 1 first. If a
 # child outlived the umount anyway, mount the hierarchy again and repeat.
 cg_release() {
-	local c=$1 d=$2 made=$3 tmp tries
+	local c=$1 d=$2 made=$3 tmp
 	rmdir_children "$d"
 	wait_until 10 cg_count_is_1 "$c" || warn "$c: child cgroups still present: $(cg_count "$c")"
 	umount "$d" || { warn "umount $d failed"; return 1; }
 	[[ $made == 1 ]] && rmdir "$d"
-	for tries in 1 2 3; do
+	for _ in 1 2 3; do
 		wait_until 3 on_v2 "$c" && return 0
 		tmp=$(mktemp -d /tmp/berth-bench-cg.XXXXXX)
 		if mount -t cgroup -o "$c" cgroup "$tmp"; then
@@ -131,7 +136,7 @@ cg_release() {
 }
 
 cg_restore() {
-	local i c d made rest
+	local i c d made
 	((${#CG_MOVED[@]})) || return 0
 	for ((i = ${#CG_MOVED[@]} - 1; i >= 0; i--)); do
 		IFS=: read -r c d made <<<"${CG_MOVED[i]}"
@@ -170,7 +175,7 @@ cleanup() {
 	fi
 	if [[ -n $CONMON_PID ]]; then
 		# conmon exits by itself once its container is gone
-		if ! wait_until 5 eval '! alive "$CONMON_PID"' &&
+		if ! wait_until 5 gone "$CONMON_PID" &&
 			grep -qa -- "membench-conmon-$$" "/proc/$CONMON_PID/cmdline" 2>/dev/null; then
 			kill -KILL "$CONMON_PID" 2>/dev/null
 		fi
@@ -296,6 +301,8 @@ if ! crun_try; then
 			if ! crun_try; then
 				CRUN_OK=
 				say "crun still fails after that: $CRUN_ERR"
+				cg_restore
+				LAYOUT="as found"
 			fi
 		else
 			cg_restore
@@ -313,27 +320,39 @@ fi
 if ! out=$("$RUNC" --root "$WORK/runc" run --bundle "$BUNDLE" "probe-runc-$$" </dev/null 2>&1); then
 	die "runc cannot run the bundle: $out"
 fi
+# the timing reuses one container id per runtime: make sure `run` left nothing
+no_leftovers() {
+	local left
+	left=$("$1" --root "$2" list -q 2>/dev/null || true)
+	[[ -z $left ]] || die "$(basename "$1") run left containers behind ($left); cannot reuse ids"
+}
+no_leftovers "$RUNC" "$WORK/runc"
+[[ -n $CRUN_OK ]] && no_leftovers "$CRUN" "$WORK/crun"
 BERTH_TRUE=("$BERTH" --root "$BROOT" run --rm --rootfs "$ROOTFS" --memory 64m --pids-limit 100 --network none -- /bin/true)
 if ! out=$("${BERTH_TRUE[@]}" </dev/null 2>&1); then
 	die "berth cannot run /bin/true: ${BERTH_TRUE[*]}: $out"
 fi
 
 # --- start+stop latency ---------------------------------------------------------
-# hyperfine runs each command through bash (and subtracts bash's own start-up);
-# every runc/crun run needs a fresh container id, made from bash's pid and the
-# clock without forking anything.
+# hyperfine runs the commands without a shell (-N): on a busy 2-core VM its
+# shell start-up correction is noisy enough to shift every median by
+# milliseconds. Without a shell there is nothing to make a fresh id per run,
+# so each runtime reuses one id: `runc run`/`crun run` without --detach delete
+# the container when it exits (checked after the probes above and after the
+# timing), so every run creates and destroys a new container under that id.
 q() { printf '%q' "$1"; }
-ID_EXPR='"b$$_${EPOCHREALTIME/./}"'
 hf=(-n berth "$(printf '%q ' "${BERTH_TRUE[@]}")")
-[[ -n $CRUN_OK ]] && hf+=(-n crun "$(q "$CRUN") --root $(q "$WORK/crun") run --bundle $(q "$BUNDLE") $ID_EXPR")
-hf+=(-n runc "$(q "$RUNC") --root $(q "$WORK/runc") run --bundle $(q "$BUNDLE") $ID_EXPR")
+[[ -n $CRUN_OK ]] && hf+=(-n crun "$(q "$CRUN") --root $(q "$WORK/crun") run --bundle $(q "$BUNDLE") bench-crun-$$")
+hf+=(-n runc "$(q "$RUNC") --root $(q "$WORK/runc") run --bundle $(q "$BUNDLE") bench-runc-$$")
 hf+=(-n baseline "unshare --mount --pid --uts --ipc --net --fork chroot $(q "$ROOTFS") /bin/true")
 
 say ""
 say "cgroup layout: $LAYOUT"
 say "hyperfine: $WARMUP warm-up + $RUNS runs each"
-hyperfine --shell=bash --style=basic --warmup "$WARMUP" --runs "$RUNS" \
+hyperfine -N --style=basic --warmup "$WARMUP" --runs "$RUNS" \
 	--export-json "$WORK/hyperfine.json" "${hf[@]}"
+no_leftovers "$RUNC" "$WORK/runc"
+[[ -n $CRUN_OK ]] && no_leftovers "$CRUN" "$WORK/crun"
 [[ -n ${BENCH_JSON:-} ]] && cp "$WORK/hyperfine.json" "$BENCH_JSON"
 
 median_ms() { jq -r --arg n "$1" '.results[] | select(.command == $n) | .median * 1000' "$WORK/hyperfine.json"; }
@@ -349,32 +368,36 @@ done
 printf '  %-8s %7.1f ms   (unshare+chroot, no cgroups: reference floor)\n' baseline "$(median_ms baseline)"
 
 # --- memory: berth's init against conmon ----------------------------------------
-# prints "RSS PSS" in kB
-rss_pss() { awk '/^Rss:/ { r = $2 } /^Pss:/ { p = $2 } END { print r, p }' "/proc/$1/smaps_rollup"; }
+# prints "RSS PSS anonymous-PSS" in kB
+rss_pss() { awk '/^Rss:/ { r = $2 } /^Pss:/ { p = $2 } /^Pss_Anon:/ { a = $2 } END { print r, p, a }' "/proc/$1/smaps_rollup"; }
 
 say ""
 say "memory of the per-container process (sleep 1000 container, /proc/PID/smaps_rollup)"
 BERTH_MEM_STARTED=1
 "$BERTH" --root "$BROOT" run -d --name membench --rootfs "$ROOTFS" -- /bin/sleep 1000 </dev/null >/dev/null
 BPID=$("$BERTH" --root "$BROOT" inspect membench | jq -r '.[0].State.Pid')
-[[ $BPID =~ ^[1-9][0-9]*$ ]] && alive "$BPID" || die "berth inspect membench gave no live .[0].State.Pid ($BPID)"
+if ! [[ $BPID =~ ^[1-9][0-9]*$ ]] || ! alive "$BPID"; then
+	die "berth inspect membench gave no live .[0].State.Pid ($BPID)"
+fi
 sleep 1
-read -r B_RSS B_PSS < <(rss_pss "$BPID")
+read -r B_RSS B_PSS B_ANON < <(rss_pss "$BPID")
 "$BERTH" --root "$BROOT" rm -f membench >/dev/null
 BERTH_MEM_STARTED=
 
 # conmon + runc, started the way podman does: conmon runs `runc create` and
 # stays as the container's monitor; then `runc start`.
 conmon_measure() {
-	local cm=$WORK/conmon i
+	local cm=$WORK/conmon
 	mkdir -p "$cm"/{exit,sock,persist}
 	CONMON_CID=membench-conmon-$$
-	if ! "$CONMON" --api-version 1 -c "$CONMON_CID" -u "$CONMON_CID" -n "$CONMON_CID" \
+	local rc=0
+	"$CONMON" --api-version 1 -c "$CONMON_CID" -u "$CONMON_CID" -n "$CONMON_CID" \
 		-r "$RUNC" --runtime-arg --root --runtime-arg "$WORK/runc" \
 		-b "$SLEEP_BUNDLE" -p "$cm/container.pid" -l "k8s-file:$cm/container.log" \
 		--exit-dir "$cm/exit" --persist-dir "$cm/persist" --socket-dir-path "$cm/sock" \
-		--conmon-pidfile "$cm/conmon.pid" --log-level warning </dev/null >"$cm/out" 2>&1; then
-		CONMON_WHY="conmon failed: $(cat "$cm/out")"
+		--conmon-pidfile "$cm/conmon.pid" --log-level warning </dev/null >"$cm/out" 2>&1 || rc=$?
+	if ((rc)); then
+		CONMON_WHY="conmon exited with status $rc: $(cat "$cm/out")"
 		return 1
 	fi
 	wait_until 5 test -s "$cm/conmon.pid" || { CONMON_WHY="conmon wrote no pid file: $(cat "$cm/out")"; return 1; }
@@ -383,13 +406,13 @@ conmon_measure() {
 	"$RUNC" --root "$WORK/runc" start "$CONMON_CID" 2>"$cm/start.err" || { CONMON_WHY="runc start: $(cat "$cm/start.err")"; return 1; }
 	sleep 1
 	alive "$CONMON_PID" || { CONMON_WHY="conmon (pid $CONMON_PID) exited early: $(cat "$cm/out")"; return 1; }
-	read -r C_RSS C_PSS < <(rss_pss "$CONMON_PID")
+	read -r C_RSS C_PSS C_ANON < <(rss_pss "$CONMON_PID")
 	"$RUNC" --root "$WORK/runc" kill "$CONMON_CID" KILL
-	wait_until 5 eval '[[ $("$RUNC" --root "$WORK/runc" state "$CONMON_CID" 2>/dev/null | jq -r .status) != running ]]' || true
+	wait_until 5 runc_stopped "$CONMON_CID" || true
 	"$RUNC" --root "$WORK/runc" delete -f "$CONMON_CID"
 	CONMON_CID=
 	# conmon exits after recording the exit code; kill it only if it doesn't
-	if ! wait_until 5 eval '! alive "$CONMON_PID"' &&
+	if ! wait_until 5 gone "$CONMON_PID" &&
 		grep -qa -- "membench-conmon-$$" "/proc/$CONMON_PID/cmdline" 2>/dev/null; then
 		kill -KILL "$CONMON_PID"
 	fi
@@ -397,11 +420,13 @@ conmon_measure() {
 }
 
 CONMON_WHY=
-printf '  %-22s RSS %6s kB   PSS %6s kB\n' "berth (init, pid 1)" "$B_RSS" "$B_PSS"
+printf '  %-20s RSS %6s kB   PSS %6s kB   (anon %5s kB)\n' "berth (init, pid 1)" "$B_RSS" "$B_PSS" "$B_ANON"
 if conmon_measure; then
-	printf '  %-22s RSS %6s kB   PSS %6s kB\n' "conmon (+runc)" "$C_RSS" "$C_PSS"
+	printf '  %-20s RSS %6s kB   PSS %6s kB   (anon %5s kB)\n' "conmon (+runc)" "$C_RSS" "$C_PSS" "$C_ANON"
 	printf '  berth/conmon PSS = %.2f\n' "$(awk -v b="$B_PSS" -v c="$C_PSS" 'BEGIN { print b / c }')"
-	say "  (berth's init is also the container's PID 1; under conmon, /bin/sleep is PID 1 and not counted)"
+	say "  (berth's init is also the container's PID 1; under conmon, /bin/sleep is PID 1 and not counted."
+	say "   With one container, PSS charges it all of the binary's resident pages; containers of"
+	say "   the same binary share those, so anon is the part every further container adds.)"
 else
 	say "  conmon: not measured: $CONMON_WHY"
 fi

@@ -40,9 +40,9 @@ func newCgroup(id string, r Resources) (cgroup, error) {
 		if err != nil {
 			return nil, fmt.Errorf("creating cgroup %s: %w", groupPath(id), err)
 		}
-		return newCgroupV2(cgroupRoot, id, r, controllers, defaultDevices())
+		return asCgroup(newCgroupV2(cgroupRoot, id, r, controllers, defaultDevices()))
 	}
-	return newCgroupV1(cgroupRoot, id, r)
+	return asCgroup(newCgroupV1(cgroupRoot, id, r))
 }
 
 // loadCgroup returns the existing group of container id (for kill, rm and
@@ -56,9 +56,18 @@ func loadCgroup(id string) (cgroup, error) {
 		return nil, fmt.Errorf("loading cgroup %s: %w", groupPath(id), err)
 	}
 	if unified {
-		return loadCgroupV2(cgroupRoot, id)
+		return asCgroup(loadCgroupV2(cgroupRoot, id))
 	}
-	return loadCgroupV1(cgroupRoot, id)
+	return asCgroup(loadCgroupV1(cgroupRoot, id))
+}
+
+// asCgroup keeps a failed constructor's nil pointer from becoming a non-nil
+// cgroup.
+func asCgroup[C cgroup](c C, err error) (cgroup, error) {
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // groupPath is the group of container id relative to a hierarchy's root.

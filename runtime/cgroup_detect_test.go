@@ -231,6 +231,22 @@ func BenchmarkCgroupNewDelete(b *testing.B) {
 			}
 		}
 	})
+	b.Run("new+delete beside another group", func(b *testing.B) {
+		other, err := newCgroup(id+"-other", Resources{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = other.Delete() })
+		for b.Loop() {
+			cg, err := newCgroup(id, r)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := cg.Delete(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("new", func(b *testing.B) {
 		for b.Loop() {
 			cg, err := newCgroup(id, r)

@@ -12,10 +12,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// v1Required are the v1 hierarchies every container joins, memory first
-// (see v1Host.memoryDir). cpuset is left out: berth pins no CPUs or memory
-// nodes, and a new cpuset group is unusable until cpus and mems are copied
-// down into it. name=systemd belongs to systemd.
+// v1Required are the v1 hierarchies every container joins. cpuset is left
+// out: berth pins no CPUs or memory nodes, and a new cpuset group is unusable
+// until cpus and mems are copied down into it. name=systemd belongs to
+// systemd.
 var v1Required = []cgroup1.Name{
 	cgroup1.Memory, cgroup1.Cpu, cgroup1.Cpuacct, cgroup1.Pids, cgroup1.Devices, cgroup1.Freezer,
 }
@@ -26,16 +26,19 @@ var v1Optional = []cgroup1.Name{cgroup1.Blkio}
 // cgroupV1 is a container's group on a v1 or hybrid host: the directory
 // /berth/<id> in each hierarchy of v1Host.
 type cgroupV1 struct {
-	cg   cgroup1.Cgroup // nil when loaded but missing: Delete only tidies up
+	cg   cgroup1.Cgroup // nil when loaded but missing
 	path string         // /berth/<id>
 	host v1Host
 }
 
 // v1Host is what a v1 host offers berth, read fresh for every group.
 type v1Host struct {
-	root       string
 	subsystems []cgroup1.Subsystem
-	dirs       []string // the hierarchies' mount points, <root>/<name>
+	// dirs are the mount points of the hierarchies joined, each once.
+	dirs []string
+	// memory and devices are the mount points of those controllers'
+	// hierarchies, which berth writes to itself.
+	memory, devices string
 	// memsw tells whether the kernel accounts swap per group (swapaccount=1),
 	// so memory.memsw.limit_in_bytes can cap memory plus swap.
 	memsw bool
@@ -45,13 +48,11 @@ type v1Host struct {
 // joins every mounted hierarchy, name=systemd and cpuset included.
 func (h v1Host) hierarchy() ([]cgroup1.Subsystem, error) { return h.subsystems, nil }
 
-func (h v1Host) memoryDir() string { return h.dirs[0] }
-
 // probeV1 finds the hierarchies of v1Required and v1Optional under root. A
 // hierarchy co-mounted with an earlier one (cpu,cpuacct behind two symlinks)
 // is joined once.
 func probeV1(root string) (v1Host, error) {
-	h := v1Host{root: root}
+	var h v1Host
 	var seen []uint64 // device numbers: one per mounted hierarchy
 	for _, name := range slices.Concat(v1Required, v1Optional) {
 		dir := filepath.Join(root, string(name))
@@ -66,6 +67,12 @@ func probeV1(root string) (v1Host, error) {
 			}
 			continue
 		}
+		switch name {
+		case cgroup1.Memory:
+			h.memory = dir
+		case cgroup1.Devices:
+			h.devices = dir
+		}
 		var st unix.Stat_t
 		if err := unix.Stat(dir, &st); err != nil {
 			return v1Host{}, fmt.Errorf("reading %s: %w", dir, err)
@@ -77,7 +84,7 @@ func probeV1(root string) (v1Host, error) {
 		h.subsystems = append(h.subsystems, v1Subsystem(root, name))
 		h.dirs = append(h.dirs, dir)
 	}
-	h.memsw = cgroupFileExists(filepath.Join(h.memoryDir(), "memory.memsw.limit_in_bytes"))
+	h.memsw = cgroupFileExists(filepath.Join(h.memory, "memory.memsw.limit_in_bytes"))
 	return h, nil
 }
 
@@ -111,6 +118,7 @@ func v1Subsystem(root string, name cgroup1.Name) cgroup1.Subsystem {
 }
 
 // v1Resources translates r for the v1 controllers; memsw as in v1Host.
+// Device rules are not among them: see writeV1Devices.
 func v1Resources(r Resources, memsw bool) (*specs.LinuxResources, error) {
 	mem, err := memoryLimitsFor(r)
 	if err != nil {
@@ -121,10 +129,9 @@ func v1Resources(r Resources, memsw bool) (*specs.LinuxResources, error) {
 		return nil, err
 	}
 	return &specs.LinuxResources{
-		Memory:  mem.v1(memsw),
-		CPU:     cpu,
-		Pids:    pidsV1(r),
-		Devices: defaultDevices(),
+		Memory: mem.v1(memsw),
+		CPU:    cpu,
+		Pids:   pidsV1(r),
 	}, nil
 }
 
@@ -145,12 +152,12 @@ func newCgroupV1(root, id string, r Resources) (*cgroupV1, error) {
 		c.cg, err = cgroup1.New(cgroup1.StaticPath(path), res, cgroup1.WithHierarchy(h.hierarchy))
 		return err
 	})
+	if err == nil {
+		err = writeV1Devices(filepath.Join(h.devices, path), defaultDevices())
+	}
 	if err != nil {
 		// New stops at the first hierarchy that fails and keeps the groups
-		// made before it.
-		if cg, lerr := cgroup1.Load(cgroup1.StaticPath(path), cgroup1.WithHierarchy(h.hierarchy)); lerr == nil {
-			c.cg = cg
-		}
+		// it made before.
 		_ = c.Delete()
 		return nil, fmt.Errorf("creating cgroup %s: %w", path, err)
 	}
@@ -209,17 +216,20 @@ func (c *cgroupV1) Procs() ([]int, error) {
 // OOMEventsPath is the group's memory.oom_control; its "oom_kill N" line
 // needs Linux >= 4.13.
 func (c *cgroupV1) OOMEventsPath() string {
-	return filepath.Join(c.host.memoryDir(), c.path, "memory.oom_control")
+	return filepath.Join(c.host.memory, c.path, "memory.oom_control")
 }
 
 // Delete removes the group from every hierarchy, then the "berth" parents
 // that no other group uses.
 func (c *cgroupV1) Delete() error {
-	if c.cg != nil {
-		err := c.cg.Delete()
-		if err != nil && !errors.Is(err, cgroup1.ErrCgroupDeleted) {
-			return fmt.Errorf("deleting cgroup %s: %w", c.path, err)
+	var first error
+	for _, dir := range c.host.dirs {
+		if err := removeCgroupDir(filepath.Join(dir, c.path)); err != nil && first == nil {
+			first = err
 		}
+	}
+	if first != nil {
+		return fmt.Errorf("deleting cgroup %s: %w", c.path, first)
 	}
 	if err := removeCgroupParents(c.host.dirs); err != nil {
 		return fmt.Errorf("deleting cgroup %s: %w", c.path, err)

@@ -189,8 +189,7 @@ func (c *cgroupV2) OOMEventsPath() string {
 // Delete removes the group, then <mount>/berth if no other group uses it.
 // The kernel detaches and frees the group's device filter with it.
 func (c *cgroupV2) Delete() error {
-	// A group that is gone fails Delete's walk over it with ENOENT.
-	if err := c.m.Delete(); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := removeCgroupDir(c.dir()); err != nil {
 		return fmt.Errorf("deleting cgroup %s: %w", c.path, err)
 	}
 	if err := removeCgroupParents([]string{c.mount}); err != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/berthproject/berth/internal/testutil"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // cgFakeV2 makes a directory that looks to cgroup2 like a unified
@@ -78,6 +79,17 @@ func TestCgroupV2Fake(t *testing.T) {
 	}
 	if procs, err := cg.Procs(); err != nil || len(procs) != 0 {
 		t.Errorf("Procs() = %v, %v; want none", procs, err)
+	}
+	// rmdir takes a cgroup's interface files with it, a plain directory's
+	// files must go first.
+	files, err := os.ReadDir(group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if err := os.Remove(filepath.Join(group, f.Name())); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := cg.Delete(); err != nil {
 		t.Fatal(err)
@@ -154,7 +166,7 @@ func TestCgroupV2Fake_MissingController(t *testing.T) {
 // cgRequireV2 skips t unless we are root on a host with a unified
 // hierarchy: /sys/fs/cgroup itself, or the cgroup2 mount of a hybrid host,
 // whose controllers berth does not use (so none are enabled here).
-func cgRequireV2(t *testing.T) (mount string, controllers []string) {
+func cgRequireV2(t testing.TB) (mount string, controllers []string) {
 	t.Helper()
 	testutil.RequireRoot(t)
 	if unified, err := isUnified(cgroupRoot); err != nil {
@@ -228,4 +240,29 @@ func TestCgroupV2Unified_Devices(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = cg.Delete() })
 	checkDevicesEnforced(t, cg)
+}
+
+// BenchmarkCgroupV2NewDelete times a group on the unified hierarchy with
+// its eBPF device filter. On a hybrid host no controller is enabled, so it
+// shows the cost of the group and the filter alone.
+func BenchmarkCgroupV2NewDelete(b *testing.B) {
+	mount, controllers := cgRequireV2(b)
+	id := cgTestID(b)
+	for _, devices := range []bool{false, true} {
+		b.Run("devices="+strconv.FormatBool(devices), func(b *testing.B) {
+			var rules []specs.LinuxDeviceCgroup
+			if devices {
+				rules = defaultDevices()
+			}
+			for b.Loop() {
+				cg, err := newCgroupV2(mount, id, Resources{}, controllers, rules)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := cg.Delete(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -312,7 +313,9 @@ func TestDetached_LogsStopAndRemove(t *testing.T) {
 	eventually(t, "the output in the log", func() bool {
 		var got []string
 		_ = m.ReadLogs(context.Background(), c, LogOptions{Tail: -1}, func(e LogEntry) { got = append(got, e.Stream+":"+e.Log) })
-		return strings.Join(got, "") == "stdout:hello\nstderr:oops\n"
+		// stdout and stderr are separate pipes: their order is not kept.
+		sort.Strings(got)
+		return strings.Join(got, "") == "stderr:oops\nstdout:hello\n"
 	})
 	if err := m.Stop(context.Background(), c, 5*time.Second); err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"slices"
@@ -12,19 +11,12 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// deviceRule renders r as devices.allow and devices.deny take it.
+// deviceRule renders r as "allow c 1:3 rwm" or "deny a *:* rwm".
 func deviceRule(r specs.LinuxDeviceCgroup) string {
-	num := func(n *int64) string {
-		if n == nil || *n < 0 {
-			return "*"
-		}
-		return fmt.Sprint(*n)
-	}
-	verb := "deny"
 	if r.Allow {
-		verb = "allow"
+		return "allow " + v1DeviceRule(r)
 	}
-	return fmt.Sprintf("%s %s %s:%s %s", verb, r.Type, num(r.Major), num(r.Minor), r.Access)
+	return "deny " + v1DeviceRule(r)
 }
 
 func TestCgroupDefaultDevices(t *testing.T) {

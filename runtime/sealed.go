@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -20,12 +21,12 @@ import (
 //
 // The returned file is close-on-exec; exec it as /proc/self/fd/N before
 // closing it.
-func sealedExe(scratch string) (*os.File, error) {
+func sealedExe() (*os.File, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("finding berth's own binary: %w", err)
 	}
-	f, ovErr := overlayExe(self, scratch)
+	f, ovErr := overlayExe(self)
 	if ovErr == nil {
 		return f, nil
 	}
@@ -37,28 +38,19 @@ func sealedExe(scratch string) (*os.File, error) {
 }
 
 // overlayExe opens self through a detached read-only overlay of its
-// directory. Overlayfs without an upper layer needs two lower layers; the
-// second is an empty directory of ours.
-func overlayExe(self, scratch string) (*os.File, error) {
-	empty := filepath.Join(scratch, "sealed-empty")
-	if err := os.MkdirAll(empty, 0o700); err != nil {
+// directory. Overlayfs without an upper layer needs two lower layers, and
+// layers may not nest; the second is an empty tmpfs that is itself never
+// attached anywhere, so it cannot nest with whatever directory berth is in.
+func overlayExe(self string) (*os.File, error) {
+	empty, err := detachedMount("tmpfs", "")
+	if err != nil {
 		return nil, err
 	}
-	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
+	defer unix.Close(empty)
+	lower := filepath.Dir(self) + ":/proc/self/fd/" + strconv.Itoa(empty)
+	mfd, err := detachedMount("overlay", lower)
 	if err != nil {
-		return nil, fmt.Errorf("fsopen overlay: %w", err)
-	}
-	defer unix.Close(fsfd)
-	lower := filepath.Dir(self) + ":" + empty
-	if err := unix.FsconfigSetString(fsfd, "lowerdir", lower); err != nil {
-		return nil, fmt.Errorf("overlay lowerdir=%s: %w", lower, err)
-	}
-	if err := unix.FsconfigCreate(fsfd); err != nil {
-		return nil, fmt.Errorf("creating overlay: %w", err)
-	}
-	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID)
-	if err != nil {
-		return nil, fmt.Errorf("fsmount overlay: %w", err)
+		return nil, err
 	}
 	defer unix.Close(mfd)
 	fd, err := unix.Openat(mfd, filepath.Base(self), unix.O_RDONLY|unix.O_CLOEXEC, 0)
@@ -66,6 +58,30 @@ func overlayExe(self, scratch string) (*os.File, error) {
 		return nil, fmt.Errorf("opening %s through the overlay: %w", filepath.Base(self), err)
 	}
 	return os.NewFile(uintptr(fd), "berth-sealed"), nil
+}
+
+// detachedMount makes a read-only mount of fstype (with lowerdir, for an
+// overlay) that is attached to no mount tree: only the returned fd reaches
+// it, and it vanishes with the last fd.
+func detachedMount(fstype, lowerdir string) (int, error) {
+	fsfd, err := unix.Fsopen(fstype, unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return -1, fmt.Errorf("fsopen %s: %w", fstype, err)
+	}
+	defer unix.Close(fsfd)
+	if lowerdir != "" {
+		if err := unix.FsconfigSetString(fsfd, "lowerdir", lowerdir); err != nil {
+			return -1, fmt.Errorf("%s lowerdir=%s: %w", fstype, lowerdir, err)
+		}
+	}
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return -1, fmt.Errorf("creating %s: %w", fstype, err)
+	}
+	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID)
+	if err != nil {
+		return -1, fmt.Errorf("fsmount %s: %w", fstype, err)
+	}
+	return mfd, nil
 }
 
 // memfdExe copies self into a memfd and seals it against every change.

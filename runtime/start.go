@@ -72,7 +72,7 @@ func (m *Manager) Start(c *Container, stdio *Stdio) (*Process, error) {
 }
 
 func (m *Manager) spawn(c *Container, cg cgroup, stdio *Stdio) (*Process, error) {
-	exe, err := sealedExe(m.run)
+	exe, err := sealedExe()
 	if err != nil {
 		return nil, err
 	}
