@@ -11,8 +11,12 @@ export PATH := /usr/local/go/bin:$(PATH)
 
 all: build
 
+# berth-init is the containers' PID 1; berth looks for it beside itself.
+# Both are static: nothing to load at start-up, and the init runs in
+# containers whose root filesystems have no libc of ours.
 build:
-	$(GO) build -o $(BIN) ./cmd/berth
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/berth
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o bin/berth-init ./cmd/berth-init
 
 # setup installs the Debian packages the tests and the demo use when they
 # are missing: busybox-static builds the test root filesystems.

@@ -1,6 +1,10 @@
 package runtime
 
-import "time"
+import (
+	"time"
+
+	"github.com/berthproject/berth/runtime/containerinit"
+)
 
 // Config is everything needed to create one container. It is stored as
 // config.json in the container's directory and never changes afterwards.
@@ -30,13 +34,7 @@ type Config struct {
 }
 
 // Mount is a bind mount or a tmpfs inside the container.
-type Mount struct {
-	Type        string   `json:"type"` // "bind" or "tmpfs"
-	Source      string   `json:"source,omitempty"`
-	Destination string   `json:"destination"`
-	ReadOnly    bool     `json:"readOnly,omitempty"`
-	Options     []string `json:"options,omitempty"` // tmpfs: size=64m, mode=1777, ...
-}
+type Mount = containerinit.Mount
 
 // Resources are the limits put on the container's control group. Zero
 // values mean "no limit".
@@ -52,3 +50,12 @@ type Resources struct {
 
 // DefaultStopTimeout is how long Stop waits after the stop signal.
 const DefaultStopTimeout = 10 * time.Second
+
+// initSpec is the part of c the container's init needs.
+func (c *Config) initSpec() containerinit.Spec {
+	return containerinit.Spec{
+		Rootfs: c.Rootfs, Args: c.Args, Env: c.Env, User: c.User,
+		WorkingDir: c.WorkingDir, Hostname: c.Hostname, Domainname: c.Domainname,
+		TTY: c.TTY, OpenStdin: c.OpenStdin, ReadOnly: c.ReadOnly, Mounts: c.Mounts,
+	}
+}

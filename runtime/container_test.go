@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berthproject/berth/runtime/containerinit"
 )
 
 func TestRun_HostnameAndPIDIsolation(t *testing.T) {
@@ -295,7 +297,7 @@ func TestRun_EnvWorkdirAndEtcFiles(t *testing.T) {
 	cfg.Env = []string{"FOO=bar"}
 	cfg.WorkingDir = "/work/dir"
 	out, _ := run(t, m, cfg)
-	for _, want := range []string{"/work/dir\n", "bar " + DefaultPath + " /root", "127.0.0.1\tlocalhost", "null", "urandom", "ptmx", "pts", "shm", "mqueue", "stdin"} {
+	for _, want := range []string{"/work/dir\n", "bar " + containerinit.DefaultPath + " /root", "127.0.0.1\tlocalhost", "null", "urandom", "ptmx", "pts", "shm", "mqueue", "stdin"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in:\n%s", want, out)
 		}

@@ -3,6 +3,8 @@ package runtime
 import (
 	"errors"
 	"fmt"
+
+	"github.com/berthproject/berth/runtime/containerinit"
 )
 
 var (
@@ -34,3 +36,10 @@ func (e *StartError) Error() string {
 }
 
 func (e *StartError) Unwrap() error { return e.Err }
+
+// Exit codes of a container that never got to run its command, as Docker's.
+const (
+	ExitSetupFailed   = containerinit.ExitSetupFailed   // berth failed
+	ExitCannotExecute = containerinit.ExitCannotExecute // the command cannot be executed
+	ExitNotFound      = containerinit.ExitNotFound      // the command does not exist
+)

@@ -8,7 +8,12 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/berthproject/berth/runtime/containerinit"
 )
+
+// LogEntry is one line of a container's log, in Docker's json-file format.
+type LogEntry = containerinit.LogEntry
 
 // LogOptions selects what ReadLogs returns.
 type LogOptions struct {

@@ -9,7 +9,26 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// sealedExe opens the running berth binary in a way no container can write
+// InitBinaryName is the container init's own binary, installed beside
+// berth. Without it berth re-executes itself as the init, which works the
+// same but starts slower: berth's own packages all initialise first.
+const InitBinaryName = "berth-init"
+
+// initBinary is berth-init beside the running binary, or the running
+// binary itself.
+func initBinary() (string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("finding berth's own binary: %w", err)
+	}
+	beside := filepath.Join(filepath.Dir(self), InitBinaryName)
+	if st, err := os.Stat(beside); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+		return beside, nil
+	}
+	return self, nil
+}
+
+// sealedExe opens the container init's binary in a way no container can write
 // to, however it gets hold of it (CVE-2019-5736: a container process opens
 // /proc/<init>/exe and overwrites the host's binary).
 //
@@ -22,9 +41,9 @@ import (
 // The returned file is close-on-exec; exec it as /proc/self/fd/N before
 // closing it.
 func sealedExe() (*os.File, error) {
-	self, err := os.Executable()
+	self, err := initBinary()
 	if err != nil {
-		return nil, fmt.Errorf("finding berth's own binary: %w", err)
+		return nil, err
 	}
 	f, ovErr := overlayExe(self)
 	if ovErr == nil {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berthproject/berth/runtime/containerinit"
 )
 
 // Stdio is the user's terminal or pipes, for a container started attached.
@@ -96,7 +98,7 @@ func (m *Manager) spawn(c *Container, cg cgroup, stdio *Stdio) (*Process, error)
 	}
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/fd/" + strconv.Itoa(exeFd),
-		Args:       []string{"berth-init", initArg},
+		Args:       []string{"berth-init", containerinit.Arg},
 		Env:        []string{"GOMAXPROCS=1", "GOGC=50"},
 		ExtraFiles: files,
 		SysProcAttr: &syscall.SysProcAttr{
@@ -119,11 +121,11 @@ func (m *Manager) spawn(c *Container, cg cgroup, stdio *Stdio) (*Process, error)
 	if err := cg.AddProc(cmd.Process.Pid); err != nil {
 		return fail(fmt.Errorf("moving init into its cgroup: %w", err))
 	}
-	b := bootstrap{ID: c.ID, StateDir: c.Dir, Config: c.Config, Attached: stdio != nil, HasOOM: hasOOM}
+	b := containerinit.Bootstrap{ID: c.ID, StateDir: c.Dir, Spec: c.Config.initSpec(), Attached: stdio != nil, HasOOM: hasOOM}
 	if err := json.NewEncoder(parentSock).Encode(&b); err != nil {
 		return fail(fmt.Errorf("sending config to init: %w", err))
 	}
-	var r reply
+	var r containerinit.Reply
 	if err := json.NewDecoder(parentSock).Decode(&r); err != nil {
 		return fail(fmt.Errorf("init died during set-up: %w", err))
 	}
@@ -145,17 +147,17 @@ func (m *Manager) spawn(c *Container, cg cgroup, stdio *Stdio) (*Process, error)
 
 // initFiles opens what the init gets as fds 3 and up (see protocol.go).
 func (m *Manager) initFiles(c *Container, cg cgroup, sync *os.File, stdio *Stdio) (files []*os.File, hasOOM bool, err error) {
-	files = make([]*os.File, fdStderr-2)
-	files[fdSync-3] = sync
-	if files[fdStateDir-3], err = os.OpenFile(c.Dir, unix.O_DIRECTORY|os.O_RDONLY, 0); err != nil {
+	files = make([]*os.File, containerinit.FdStderr-2)
+	files[containerinit.FdSync-3] = sync
+	if files[containerinit.FdStateDir-3], err = os.OpenFile(c.Dir, unix.O_DIRECTORY|os.O_RDONLY, 0); err != nil {
 		return files, false, fmt.Errorf("opening container directory: %w", err)
 	}
-	if files[fdLog-3], err = os.OpenFile(c.LogPath(), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600); err != nil {
+	if files[containerinit.FdLog-3], err = os.OpenFile(c.LogPath(), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600); err != nil {
 		return files, false, fmt.Errorf("opening log file: %w", err)
 	}
 	if p := cg.OOMEventsPath(); p != "" {
 		if f, err := os.Open(p); err == nil {
-			files[fdOOM-3], hasOOM = f, true
+			files[containerinit.FdOOM-3], hasOOM = f, true
 		}
 	}
 	if stdio != nil {
@@ -168,7 +170,7 @@ func (m *Manager) initFiles(c *Container, cg cgroup, sync *os.File, stdio *Stdio
 			if err != nil {
 				return files, false, fmt.Errorf("passing stdio to init: %w", err)
 			}
-			files[fdStdin-3+i] = os.NewFile(uintptr(fd), f.Name())
+			files[containerinit.FdStdin-3+i] = os.NewFile(uintptr(fd), f.Name())
 		}
 	}
 	return files, hasOOM, nil

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/berthproject/berth/runtime/containerinit"
 )
 
 // Container statuses, as Docker names them.
@@ -41,7 +43,13 @@ type started struct {
 	StartedAt time.Time `json:"startedAt"`
 }
 
-const stateFile = "state.json"
+const (
+	stateFile = "state.json"
+	exitFile  = containerinit.ExitFile
+)
+
+// ExitStatus is how a container ended, as its init recorded it.
+type ExitStatus = containerinit.ExitStatus
 
 func readState(dir string) State {
 	var s started

@@ -27,11 +27,14 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	berthBin = filepath.Join(dir, "berth")
-	build := exec.Command("go", "build", "-o", berthBin, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		os.RemoveAll(dir)
-		panic("building berth: " + err.Error())
+	// berth-init goes beside berth, as `make build` installs them.
+	for _, b := range [][2]string{{berthBin, "."}, {filepath.Join(dir, "berth-init"), "../berth-init"}} {
+		build := exec.Command("go", "build", "-o", b[0], b[1])
+		build.Stderr = os.Stderr
+		if err := build.Run(); err != nil {
+			os.RemoveAll(dir)
+			panic("building " + b[1] + ": " + err.Error())
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

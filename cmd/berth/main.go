@@ -5,12 +5,12 @@ package main
 import (
 	"os"
 
-	"github.com/berthproject/berth/runtime"
+	"github.com/berthproject/berth/runtime/containerinit"
 )
 
 func main() {
 	// A container's init is this binary re-executed: it must not pay for
 	// the CLI's set-up, so it is recognised before anything else.
-	runtime.MaybeRunInit()
+	containerinit.MaybeRun()
 	os.Exit(execute(os.Args[1:]))
 }

@@ -1,4 +1,4 @@
-package runtime
+package containerinit
 
 import (
 	"bufio"
@@ -22,7 +22,7 @@ type ExitStatus struct {
 	FinishedAt time.Time `json:"finishedAt"`
 }
 
-const exitFile = "exit.json"
+const ExitFile = "exit.json"
 
 // notifySignals starts catching every signal, so none is lost between the
 // workload's start and the supervision loop.
@@ -35,7 +35,7 @@ func notifySignals() chan os.Signal {
 // supervise is the init's life after the workload started: forward
 // signals, reap zombies, and when the workload is gone, end the container
 // and record why. It returns the init's own exit code, the workload's.
-func supervise(b *bootstrap, w *workload, sigs chan os.Signal) int {
+func supervise(b *Bootstrap, w *workload, sigs chan os.Signal) int {
 	w.io.start()
 	ws, done := reap(w.pid)
 	for !done {
@@ -73,7 +73,7 @@ func supervise(b *bootstrap, w *workload, sigs chan os.Signal) int {
 		st.ExitCode = 128 + st.Signal
 	}
 	if b.HasOOM {
-		st.OOMKilled = oomKills(os.NewFile(fdOOM, "oom")) > 0
+		st.OOMKilled = oomKills(os.NewFile(FdOOM, "oom")) > 0
 	}
 	writeExitStatus(st)
 	return st.ExitCode
@@ -126,8 +126,8 @@ func writeExitStatus(st ExitStatus) {
 	if err != nil {
 		return
 	}
-	const tmp = exitFile + ".tmp"
-	fd, err := unix.Openat(fdStateDir, tmp, unix.O_CREAT|unix.O_TRUNC|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
+	const tmp = ExitFile + ".tmp"
+	fd, err := unix.Openat(FdStateDir, tmp, unix.O_CREAT|unix.O_TRUNC|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
 	if err != nil {
 		return
 	}
@@ -137,5 +137,5 @@ func writeExitStatus(st ExitStatus) {
 	if werr != nil || serr != nil {
 		return
 	}
-	_ = unix.Renameat(fdStateDir, tmp, fdStateDir, exitFile)
+	_ = unix.Renameat(FdStateDir, tmp, FdStateDir, ExitFile)
 }

@@ -1,4 +1,4 @@
-package runtime
+package containerinit
 
 import (
 	"errors"
@@ -30,8 +30,8 @@ var readonlyPaths = []string{
 //
 // Preconditions: in the container's fresh mount namespace, before any
 // process of the container runs.
-func prepareRootfs(b *bootstrap) error {
-	c := &b.Config
+func prepareRootfs(b *Bootstrap) error {
+	c := &b.Spec
 	root := c.Rootfs
 	// Nothing mounted from here on may propagate back to the host.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {

@@ -1,4 +1,4 @@
-package runtime
+package containerinit
 
 import (
 	"encoding/json"
@@ -11,13 +11,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// MaybeRunInit turns this process into a container's init when it was
-// started as one, and never returns in that case. main calls it first
-// thing, so the init pays for nothing the CLI needs.
-func MaybeRunInit() {
-	if len(os.Args) < 2 || os.Args[1] != initArg {
+// MaybeRun turns this process into a container's init when it was started
+// as one, and never returns in that case. berth's main calls it first
+// thing: the berth binary is the init's fallback when berth-init is not
+// installed beside it.
+func MaybeRun() {
+	if len(os.Args) < 2 || os.Args[1] != Arg {
 		return
 	}
+	Main()
+}
+
+// Main is the init's whole life; it never returns.
+func Main() {
 	os.Exit(runInit())
 }
 
@@ -45,8 +51,8 @@ func runInit() int {
 	// We were exec'ed as /proc/self/fd/N; show a name in ps instead.
 	_ = os.WriteFile("/proc/self/comm", []byte("berth-init"), 0)
 	sigs := notifySignals()
-	sync := os.NewFile(fdSync, "sync")
-	var b bootstrap
+	sync := os.NewFile(FdSync, "sync")
+	var b Bootstrap
 	if err := json.NewDecoder(sync).Decode(&b); err != nil {
 		return ExitSetupFailed
 	}
@@ -57,18 +63,18 @@ func runInit() int {
 		if errors.As(err, &ie) {
 			code = ie.code
 		}
-		_ = json.NewEncoder(sync).Encode(reply{Error: err.Error(), Code: code})
+		_ = json.NewEncoder(sync).Encode(Reply{Error: err.Error(), Code: code})
 		return code
 	}
-	_ = json.NewEncoder(sync).Encode(reply{Pid: w.pid})
+	_ = json.NewEncoder(sync).Encode(Reply{Pid: w.pid})
 	sync.Close()
 	return supervise(&b, w, sigs)
 }
 
 // startContainer finishes the container inside its namespaces and starts
 // the workload.
-func startContainer(b *bootstrap) (*workload, error) {
-	c := &b.Config
+func startContainer(b *Bootstrap) (*workload, error) {
+	c := &b.Spec
 	if err := setHostname(c); err != nil {
 		return nil, err
 	}
@@ -103,7 +109,7 @@ func startContainer(b *bootstrap) (*workload, error) {
 	return &workload{pid: pid, io: stdio}, nil
 }
 
-func setHostname(c *Config) error {
+func setHostname(c *Spec) error {
 	if c.Hostname != "" {
 		if err := unix.Sethostname([]byte(c.Hostname)); err != nil {
 			return fmt.Errorf("setting hostname %q: %w", c.Hostname, err)

@@ -1,4 +1,4 @@
-package runtime
+package containerinit
 
 import (
 	"fmt"
@@ -33,14 +33,14 @@ type workloadIO struct {
 	wg sync.WaitGroup // the output copiers
 }
 
-func newWorkloadIO(b *bootstrap) (*workloadIO, error) {
-	c := &b.Config
-	w := &workloadIO{log: newLogWriter(os.NewFile(fdLog, "log"))}
+func newWorkloadIO(b *Bootstrap) (*workloadIO, error) {
+	c := &b.Spec
+	w := &workloadIO{log: newLogWriter(os.NewFile(FdLog, "log"))}
 	if b.Attached {
-		w.userOut = os.NewFile(fdStdout, "user-stdout")
-		w.userErr = os.NewFile(fdStderr, "user-stderr")
+		w.userOut = os.NewFile(FdStdout, "user-stdout")
+		w.userErr = os.NewFile(FdStderr, "user-stderr")
 		if c.OpenStdin {
-			w.userIn = os.NewFile(fdStdin, "user-stdin")
+			w.userIn = os.NewFile(FdStdin, "user-stdin")
 		}
 	}
 	if c.TTY {
