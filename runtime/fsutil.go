@@ -9,14 +9,22 @@ import (
 
 // writeFileAtomic replaces path with data: a temp file in the same
 // directory, fsync, rename. A crash leaves the old file or the new one.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+//
+// Without durable the fsync is skipped: the rename is still atomic for
+// every reader, but a power cut may leave an empty file, which readers
+// treat as debris. It is for files of --rm containers, which nobody wants
+// back after a crash.
+func writeFileAtomic(path string, data []byte, perm os.FileMode, durable bool) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
 	}
 	tmp := f.Name()
 	_, werr := f.Write(data)
-	serr := f.Sync()
+	var serr error
+	if durable {
+		serr = f.Sync()
+	}
 	cerr := f.Close()
 	if err := firstErr(werr, serr, cerr, os.Chmod(tmp, perm)); err != nil {
 		os.Remove(tmp)
@@ -29,12 +37,12 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 	return nil
 }
 
-func writeJSONAtomic(path string, v any) error {
+func writeJSONAtomic(path string, v any, durable bool) error {
 	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encoding %s: %w", path, err)
 	}
-	return writeFileAtomic(path, append(data, '\n'), 0o644)
+	return writeFileAtomic(path, append(data, '\n'), 0o644, durable)
 }
 
 func readJSON(path string, v any) error {

@@ -129,7 +129,7 @@ func (m *Manager) writeContainer(c *Container) error {
 	}
 	// config.json goes last: a directory without it is a create that
 	// crashed half-way, and List ignores it.
-	return writeJSONAtomic(filepath.Join(c.Dir, "config.json"), c)
+	return writeJSONAtomic(filepath.Join(c.Dir, "config.json"), c, !c.Config.AutoRemove)
 }
 
 func (m *Manager) containerDir(id string) string {

@@ -121,7 +121,7 @@ func (m *Manager) spawn(c *Container, cg cgroup, stdio *Stdio) (*Process, error)
 	if err := cg.AddProc(cmd.Process.Pid); err != nil {
 		return fail(fmt.Errorf("moving init into its cgroup: %w", err))
 	}
-	b := containerinit.Bootstrap{ID: c.ID, StateDir: c.Dir, Spec: c.Config.initSpec(), Attached: stdio != nil, HasOOM: hasOOM}
+	b := containerinit.Bootstrap{ID: c.ID, StateDir: c.Dir, Spec: c.Config.initSpec(), Attached: stdio != nil, HasOOM: hasOOM, Ephemeral: c.Config.AutoRemove}
 	if err := json.NewEncoder(parentSock).Encode(&b); err != nil {
 		return fail(fmt.Errorf("sending config to init: %w", err))
 	}
@@ -139,7 +139,7 @@ func (m *Manager) spawn(c *Container, cg cgroup, stdio *Stdio) (*Process, error)
 		start = 0
 	}
 	st := started{Pid: cmd.Process.Pid, PidStart: start, StartedAt: time.Now().UTC()}
-	if err := writeJSONAtomic(filepath.Join(c.Dir, stateFile), st); err != nil {
+	if err := writeJSONAtomic(filepath.Join(c.Dir, stateFile), st, !c.Config.AutoRemove); err != nil {
 		return fail(err)
 	}
 	return &Process{cmd: cmd, c: c}, nil

@@ -65,7 +65,10 @@ func findExecutable(argv, env []string, cwd string) (string, error) {
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(cwd, p)
 		}
-		return p, checkExecutable(name, p)
+		if err := checkExecutable(name, p); err != nil {
+			return "", err
+		}
+		return p, nil
 	}
 	path := DefaultPath
 	for _, e := range env {

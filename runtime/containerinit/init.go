@@ -50,13 +50,13 @@ func runInit() int {
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	// We were exec'ed as /proc/self/fd/N; show a name in ps instead.
 	_ = os.WriteFile("/proc/self/comm", []byte("berth-init"), 0)
-	sigs := notifySignals()
+	sigs, sigsReady := notifySignals()
 	sync := os.NewFile(FdSync, "sync")
 	var b Bootstrap
 	if err := json.NewDecoder(sync).Decode(&b); err != nil {
 		return ExitSetupFailed
 	}
-	w, err := startContainer(&b)
+	w, err := startContainer(&b, sigsReady)
 	if err != nil {
 		code := ExitSetupFailed
 		var ie *initError
@@ -73,7 +73,7 @@ func runInit() int {
 
 // startContainer finishes the container inside its namespaces and starts
 // the workload.
-func startContainer(b *Bootstrap) (*workload, error) {
+func startContainer(b *Bootstrap, sigsReady <-chan struct{}) (*workload, error) {
 	c := &b.Spec
 	if err := setHostname(c); err != nil {
 		return nil, err
@@ -101,6 +101,7 @@ func startContainer(b *Bootstrap) (*workload, error) {
 	if err != nil {
 		return nil, err
 	}
+	<-sigsReady
 	pid, err := spawnWorkload(argv0, c.Args, env, cwd, u, c.TTY, stdio.childFiles())
 	stdio.closeChildEnds()
 	if err != nil {

@@ -34,6 +34,9 @@ type Bootstrap struct {
 	Spec     Spec   `json:"spec"`
 	Attached bool   `json:"attached"` // fds 8 and 9 (and 7 with OpenStdin) are the user's
 	HasOOM   bool   `json:"hasOOM"`   // fd 6 is open
+	// Ephemeral containers (--rm) skip fsync of their state files: after
+	// a crash nobody wants them back, and the next run cleans them up.
+	Ephemeral bool `json:"ephemeral,omitempty"`
 }
 
 // Reply is the init's answer: the workload started, or why not.
