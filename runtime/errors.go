@@ -20,6 +20,8 @@ var (
 	ErrNotRunning = errors.New("container is not running")
 	// ErrNotRoot: berth needs root to create namespaces and cgroups.
 	ErrNotRoot = errors.New("berth must run as root")
+	// ErrNamespaces: the kernel refused to create a container's namespaces.
+	ErrNamespaces = errors.New("the kernel refused to create namespaces")
 )
 
 // StartError is a container that could not start its command. Code is the

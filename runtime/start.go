@@ -109,6 +109,9 @@ func (m *Manager) spawn(c *Container, cg cgroup, stdio *Stdio) (*Process, error)
 		},
 	}
 	if err := cmd.Start(); err != nil {
+		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSPC) {
+			return nil, fmt.Errorf("creating the container's namespaces (mount, pid, uts, ipc, net): %w: %w", ErrNamespaces, err)
+		}
 		return nil, fmt.Errorf("starting the container's init: %w", err)
 	}
 	closeAll(files)

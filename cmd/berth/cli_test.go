@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +25,10 @@ var berthBin string
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "berth-cli-test")
 	if err != nil {
+		panic(err)
+	}
+	// Readable by all: one test runs berth as nobody.
+	if err := os.Chmod(dir, 0o755); err != nil {
 		panic(err)
 	}
 	berthBin = filepath.Join(dir, "berth")
@@ -233,4 +238,37 @@ func TestCLI_KillAndRmForce(t *testing.T) {
 		t.Errorf("rm of a running container: exit %d, %q", code, errs)
 	}
 	c.must("rm", "-f", "f", "k")
+}
+
+func TestCLI_NotRoot(t *testing.T) {
+	c := newCLI(t)
+	cmd := exec.Command(berthBin, "--root", c.root, "run", "--rootfs", c.rootfs, "--", "true")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 125 || !strings.Contains(string(out), "berth must run as root") || !strings.Contains(string(out), "hint:") {
+		t.Errorf("as nobody: %v\n%s", err, out)
+	}
+}
+
+func TestCLI_BerthRootEnvAndLogsFollow(t *testing.T) {
+	c := newCLI(t)
+	cmd := exec.Command(berthBin, "run", "-d", "--name", "ticker", "--rootfs", c.rootfs, "--", "sh", "-c", "for i in 1 2 3; do echo tick $i; sleep 0.2; done")
+	cmd.Env = append(os.Environ(), "BERTH_ROOT="+c.root)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("run with BERTH_ROOT: %v\n%s", err, out)
+	}
+	// The container is under BERTH_ROOT, so the --root the helper passes finds it.
+	// logs -f returns once the container has exited, with every line.
+	out := c.must("logs", "-f", "-t", "ticker")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.HasSuffix(lines[2], " tick 3") {
+		t.Fatalf("logs -f -t = %q", out)
+	}
+	if _, err := time.Parse(time.RFC3339Nano, strings.Fields(lines[0])[0]); err != nil {
+		t.Errorf("timestamp: %v", err)
+	}
+	if tail := c.must("logs", "--tail", "1", "ticker"); tail != "tick 3\n" {
+		t.Errorf("--tail 1 = %q", tail)
+	}
 }

@@ -17,6 +17,7 @@ var hints = []struct {
 	text  string
 }{
 	{is(runtime.ErrNotRoot), "containers need namespaces and cgroups, which need root: run berth with sudo"},
+	{is(runtime.ErrNamespaces), "the kernel needs namespace support (CONFIG_*_NS) and room for more\n(sysctl user.max_mnt_namespaces, user.max_pid_namespaces, user.max_net_namespaces);\ninside another container, run berth privileged"},
 	{is(runtime.ErrNotFound), "list containers with: berth ps -a"},
 	{is(runtime.ErrAmbiguous), "give more characters of the id, or the container's name"},
 	{is(runtime.ErrNameInUse), "remove the other container (berth rm -f NAME) or choose another --name"},

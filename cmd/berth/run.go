@@ -84,6 +84,11 @@ func newRunCmd(g *globalOptions) *cobra.Command {
 }
 
 func runRun(ctx context.Context, g *globalOptions, o *runOptions, args []string) error {
+	// Checked first: without root, every later step fails in a less
+	// telling way (the state directory, the cgroup, the namespaces).
+	if os.Geteuid() != 0 {
+		return &exitError{code: 125, err: runtime.ErrNotRoot}
+	}
 	cfg, err := o.config(args)
 	if err != nil {
 		return &exitError{code: 125, err: err}
