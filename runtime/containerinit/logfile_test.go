@@ -58,8 +58,8 @@ func TestLogWriter_CutsEndlessLines(t *testing.T) {
 func TestParseOOMKills(t *testing.T) {
 	cases := map[string]int{
 		"oom_kill_disable 0\nunder_oom 0\noom_kill 2\n": 2,
-		"low 0\nhigh 0\nmax 5\noom 1\noom_kill 1\n":      1,
-		"oom_kill_disable 0\nunder_oom 0\n":              0,
+		"low 0\nhigh 0\nmax 5\noom 1\noom_kill 1\n":     1,
+		"oom_kill_disable 0\nunder_oom 0\n":             0,
 	}
 	for in, want := range cases {
 		if got := parseOOMKills([]byte(in)); got != want {
