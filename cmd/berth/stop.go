@@ -3,12 +3,29 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/berthproject/berth/runtime"
 )
+
+// actOn runs act on every container named in refs and prints each ref it
+// succeeded on, as Docker's stop, kill and rm do.
+func actOn(g *globalOptions, out io.Writer, refs []string, act func(*runtime.Manager, *runtime.Container) error) error {
+	m, err := newManager(g)
+	if err != nil {
+		return err
+	}
+	return eachContainer(m, refs, func(ref string, c *runtime.Container) error {
+		if err := act(m, c); err != nil {
+			return err
+		}
+		fmt.Fprintln(out, ref)
+		return nil
+	})
+}
 
 func newStopCmd(g *globalOptions) *cobra.Command {
 	var secs int
@@ -17,20 +34,12 @@ func newStopCmd(g *globalOptions) *cobra.Command {
 		Short: "Stop containers: the stop signal, then SIGKILL after the grace period",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := newManager(g)
-			if err != nil {
-				return err
-			}
 			timeout := time.Duration(-1)
 			if secs >= 0 {
 				timeout = time.Duration(secs) * time.Second
 			}
-			return eachContainer(m, args, func(ref string, c *runtime.Container) error {
-				if err := m.Stop(context.Background(), c, timeout); err != nil {
-					return err
-				}
-				fmt.Fprintln(cmd.OutOrStdout(), ref)
-				return nil
+			return actOn(g, cmd.OutOrStdout(), args, func(m *runtime.Manager, c *runtime.Container) error {
+				return m.Stop(context.Background(), c, timeout)
 			})
 		},
 	}
@@ -49,16 +58,8 @@ func newKillCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			m, err := newManager(g)
-			if err != nil {
-				return err
-			}
-			return eachContainer(m, args, func(ref string, c *runtime.Container) error {
-				if err := m.Kill(c, sig); err != nil {
-					return err
-				}
-				fmt.Fprintln(cmd.OutOrStdout(), ref)
-				return nil
+			return actOn(g, cmd.OutOrStdout(), args, func(m *runtime.Manager, c *runtime.Container) error {
+				return m.Kill(c, sig)
 			})
 		},
 	}
@@ -73,16 +74,8 @@ func newRmCmd(g *globalOptions) *cobra.Command {
 		Short: "Remove containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := newManager(g)
-			if err != nil {
-				return err
-			}
-			return eachContainer(m, args, func(ref string, c *runtime.Container) error {
-				if err := m.Remove(context.Background(), c, force); err != nil {
-					return err
-				}
-				fmt.Fprintln(cmd.OutOrStdout(), ref)
-				return nil
+			return actOn(g, cmd.OutOrStdout(), args, func(m *runtime.Manager, c *runtime.Container) error {
+				return m.Remove(context.Background(), c, force)
 			})
 		},
 	}
