@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -96,8 +97,16 @@ func (m *Manager) spawn(c *Container, cg cgroup, stdio *Stdio) (*Process, error)
 	if err != nil {
 		return nil, err
 	}
+	// The init's own stderr: where a crash of the init itself (a Go panic)
+	// lands, for the error message and for whoever debugs it later.
+	initLog, err := os.OpenFile(filepath.Join(c.Dir, initLogFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening init log: %w", err)
+	}
+	defer initLog.Close()
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/fd/" + strconv.Itoa(exeFd),
+		Stderr:     initLog,
 		Args:       []string{"berth-init", containerinit.Arg},
 		Env:        []string{"GOMAXPROCS=1", "GOGC=50"},
 		ExtraFiles: files,
@@ -130,7 +139,9 @@ func (m *Manager) spawn(c *Container, cg cgroup, stdio *Stdio) (*Process, error)
 	}
 	var r containerinit.Reply
 	if err := json.NewDecoder(parentSock).Decode(&r); err != nil {
-		return fail(fmt.Errorf("init died during set-up: %w", err))
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, fmt.Errorf("berth's init died during set-up (%v)%s", cmd.ProcessState, initLogTail(c.Dir))
 	}
 	if r.Error != "" {
 		_ = cmd.Wait()
@@ -212,4 +223,20 @@ func exitStatusAfterInit(dir string, ps *os.ProcessState) ExitStatus {
 		ex.ExitCode = ps.ExitCode()
 	}
 	return ex
+}
+
+// initLogFile is the init's stderr, in the container's directory.
+const initLogFile = "init.log"
+
+// initLogTail is the end of what the init printed before it died, as a
+// suffix for an error message.
+func initLogTail(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, initLogFile))
+	if err != nil || len(b) == 0 {
+		return ""
+	}
+	if len(b) > 2048 {
+		b = b[len(b)-2048:]
+	}
+	return ":\n" + strings.TrimSpace(string(b))
 }
