@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"time"
 
@@ -24,6 +26,9 @@ type LogOptions struct {
 // ReadLogs calls fn for each entry of the container's log, in order.
 func (m *Manager) ReadLogs(ctx context.Context, c *Container, opts LogOptions, fn func(LogEntry)) error {
 	f, err := os.Open(c.LogPath())
+	if errors.Is(err, fs.ErrNotExist) && c.State.Status == StatusCreated {
+		return nil // never started: nothing logged yet
+	}
 	if err != nil {
 		return fmt.Errorf("reading logs of %s: %w", c.Name(), err)
 	}

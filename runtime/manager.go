@@ -124,9 +124,6 @@ func (m *Manager) writeContainer(c *Container) error {
 			return fmt.Errorf("writing container's %s: %w", name, err)
 		}
 	}
-	if err := os.WriteFile(c.LogPath(), nil, 0o600); err != nil {
-		return fmt.Errorf("creating log file: %w", err)
-	}
 	// config.json goes last: a directory without it is a create that
 	// crashed half-way, and List ignores it.
 	return writeJSONAtomic(filepath.Join(c.Dir, "config.json"), c, !c.Config.AutoRemove)
