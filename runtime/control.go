@@ -128,14 +128,21 @@ func waitPid(ctx context.Context, pid int) error {
 	}
 	defer unix.Close(fd)
 	for {
-		ms := 100
-		if dl, ok := ctx.Deadline(); ok {
-			if left := time.Until(dl); left < 100*time.Millisecond {
-				ms = int(left / time.Millisecond)
-			}
-		}
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		// Poll in slices of at most 100 ms so a cancel is noticed. Never
+		// a negative timeout: poll would wait forever, and the deadline
+		// can pass before ctx's own timer has marked it.
+		ms := 100
+		if dl, ok := ctx.Deadline(); ok {
+			left := time.Until(dl)
+			if left <= 0 {
+				return context.DeadlineExceeded
+			}
+			if left < 100*time.Millisecond {
+				ms = int(left/time.Millisecond) + 1
+			}
 		}
 		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 		n, err := unix.Poll(pfd, ms)
