@@ -2,7 +2,8 @@ package runtime
 
 // cgroup is one container's control group, on whichever hierarchy the host
 // runs (v1, hybrid or unified v2). cgroup_v1.go and cgroup_v2.go implement it
-// with github.com/containerd/cgroups/v3.
+// on the cgroup file system directly (cgroup_fs.go); see doc.go for why not
+// through a library.
 type cgroup interface {
 	// AddProc moves pid into the group (every v1 hierarchy it spans).
 	AddProc(pid int) error

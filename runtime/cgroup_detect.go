@@ -132,10 +132,10 @@ func (e *CgroupUnavailableError) Error() string {
 // (EBUSY), which is retried for a few milliseconds in case a process is
 // still on its way out.
 //
-// The library's Delete would first walk the group and stat each of its
-// files looking for processes, and retry a failed removal for 150 ms: 1.4 ms
-// for one v1 group on the machine this was measured on, against 90 µs for
-// the seven rmdirs here, and the kernel's EBUSY tells the same.
+// There is no walk of the group looking for processes first, as
+// containerd/cgroups did, with a retry of 150 ms on failure: that took
+// 1.4 ms for one v1 group on the machine this was measured on, against
+// 90 µs for the seven rmdirs here, and the kernel's EBUSY tells the same.
 func removeCgroupDir(dir string) error {
 	delay := time.Millisecond
 	for attempt := 1; ; attempt++ {

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -231,6 +232,33 @@ func BenchmarkCgroupNewDelete(b *testing.B) {
 			}
 		}
 	})
+	b.Run("new+addproc+delete", func(b *testing.B) {
+		sleep := exec.Command("sleep", "1000")
+		if err := sleep.Start(); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() {
+			_ = sleep.Process.Kill()
+			_ = sleep.Wait()
+		})
+		pid := sleep.Process.Pid
+		home := cgHome(b, pid)
+		for b.Loop() {
+			cg, err := newCgroup(id, r)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := cg.AddProc(pid); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			cgMoveHome(b, pid, home) // as if it had exited
+			b.StartTimer()
+			if err := cg.Delete(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("new+delete beside another group", func(b *testing.B) {
 		other, err := newCgroup(id+"-other", Resources{})
 		if err != nil {
@@ -276,4 +304,42 @@ func BenchmarkCgroupNewDelete(b *testing.B) {
 			}
 		}
 	})
+}
+
+// cgHome returns the cgroup.procs files of the groups pid is in now, one per
+// mounted hierarchy, so that cgMoveHome can put it back.
+func cgHome(t testing.TB, pid int) []string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var procs []string
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.SplitN(line, ":", 3)
+		if len(f) != 3 {
+			continue
+		}
+		mount := filepath.Join(cgroupRoot, strings.TrimPrefix(f[1], "name="))
+		if f[1] == "" {
+			mount = cgroupRoot
+			if unified, _ := isUnified(cgroupRoot); !unified {
+				mount = filepath.Join(cgroupRoot, "unified")
+			}
+		}
+		if p := filepath.Join(mount, f[2], "cgroup.procs"); cgFileExists(p) {
+			procs = append(procs, p)
+		}
+	}
+	return procs
+}
+
+// cgMoveHome moves pid back into the groups cgHome found.
+func cgMoveHome(t testing.TB, pid int, home []string) {
+	t.Helper()
+	for _, p := range home {
+		if err := os.WriteFile(p, []byte(strconv.Itoa(pid)), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -3,12 +3,9 @@ package runtime
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"path/filepath"
 	"slices"
 
-	"github.com/containerd/cgroups/v3/cgroup1"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -16,37 +13,29 @@ import (
 // out: berth pins no CPUs or memory nodes, and a new cpuset group is unusable
 // until cpus and mems are copied down into it. name=systemd belongs to
 // systemd.
-var v1Required = []cgroup1.Name{
-	cgroup1.Memory, cgroup1.Cpu, cgroup1.Cpuacct, cgroup1.Pids, cgroup1.Devices, cgroup1.Freezer,
-}
+var v1Required = []string{"memory", "cpu", "cpuacct", "pids", "devices", "freezer"}
 
 // v1Optional are joined where mounted: blkio accounts the container's I/O.
-var v1Optional = []cgroup1.Name{cgroup1.Blkio}
+var v1Optional = []string{"blkio"}
 
 // cgroupV1 is a container's group on a v1 or hybrid host: the directory
 // /berth/<id> in each hierarchy of v1Host.
 type cgroupV1 struct {
-	cg   cgroup1.Cgroup // nil when loaded but missing
-	path string         // /berth/<id>
+	path string // /berth/<id>
 	host v1Host
 }
 
 // v1Host is what a v1 host offers berth, read fresh for every group.
 type v1Host struct {
-	subsystems []cgroup1.Subsystem
 	// dirs are the mount points of the hierarchies joined, each once.
 	dirs []string
-	// memory and devices are the mount points of those controllers'
-	// hierarchies, which berth writes to itself.
-	memory, devices string
+	// memory, cpu, pids and devices are the mount points of the
+	// hierarchies of those controllers, which berth writes settings to.
+	memory, cpu, pids, devices string
 	// memsw tells whether the kernel accounts swap per group (swapaccount=1),
 	// so memory.memsw.limit_in_bytes can cap memory plus swap.
 	memsw bool
 }
-
-// hierarchy hands the controllers found to the library, which otherwise
-// joins every mounted hierarchy, name=systemd and cpuset included.
-func (h v1Host) hierarchy() ([]cgroup1.Subsystem, error) { return h.subsystems, nil }
 
 // probeV1 finds the hierarchies of v1Required and v1Optional under root. A
 // hierarchy co-mounted with an earlier one (cpu,cpuacct behind two symlinks)
@@ -55,7 +44,7 @@ func probeV1(root string) (v1Host, error) {
 	var h v1Host
 	var seen []uint64 // device numbers: one per mounted hierarchy
 	for _, name := range slices.Concat(v1Required, v1Optional) {
-		dir := filepath.Join(root, string(name))
+		dir := filepath.Join(root, name)
 		var fsStat unix.Statfs_t
 		err := unix.Statfs(dir, &fsStat)
 		if err != nil && !errors.Is(err, unix.ENOENT) {
@@ -68,9 +57,13 @@ func probeV1(root string) (v1Host, error) {
 			continue
 		}
 		switch name {
-		case cgroup1.Memory:
+		case "memory":
 			h.memory = dir
-		case cgroup1.Devices:
+		case "cpu":
+			h.cpu = dir
+		case "pids":
+			h.pids = dir
+		case "devices":
 			h.devices = dir
 		}
 		var st unix.Stat_t
@@ -81,14 +74,13 @@ func probeV1(root string) (v1Host, error) {
 			continue
 		}
 		seen = append(seen, st.Dev)
-		h.subsystems = append(h.subsystems, v1Subsystem(root, name))
 		h.dirs = append(h.dirs, dir)
 	}
 	h.memsw = cgroupFileExists(filepath.Join(h.memory, "memory.memsw.limit_in_bytes"))
 	return h, nil
 }
 
-func missingV1Controller(name cgroup1.Name, dir string) error {
+func missingV1Controller(name, dir string) error {
 	return &CgroupUnavailableError{
 		Missing: fmt.Sprintf("the cgroup v1 %s controller", name),
 		Path:    dir,
@@ -97,29 +89,15 @@ func missingV1Controller(name cgroup1.Name, dir string) error {
 	}
 }
 
-func v1Subsystem(root string, name cgroup1.Name) cgroup1.Subsystem {
-	switch name {
-	case cgroup1.Memory:
-		return cgroup1.NewMemory(root)
-	case cgroup1.Cpu:
-		return cgroup1.NewCpu(root)
-	case cgroup1.Cpuacct:
-		return cgroup1.NewCpuacct(root)
-	case cgroup1.Pids:
-		return cgroup1.NewPids(root)
-	case cgroup1.Devices:
-		return cgroup1.NewDevices(root)
-	case cgroup1.Freezer:
-		return cgroup1.NewFreezer(root)
-	case cgroup1.Blkio:
-		return cgroup1.NewBlkio(root)
-	}
-	panic("runtime: no v1 controller " + string(name))
+// v1Settings are the settings for one v1 hierarchy.
+type v1Settings struct {
+	hierarchy string // its mount point
+	settings  []cgroupSetting
 }
 
-// v1Resources translates r for the v1 controllers; memsw as in v1Host.
-// Device rules are not among them: see writeV1Devices.
-func v1Resources(r Resources, memsw bool) (*specs.LinuxResources, error) {
+// v1Resources translates r for the v1 hierarchies of h. Device rules are
+// not among them: see writeV1Devices.
+func v1Resources(r Resources, h v1Host) ([]v1Settings, error) {
 	mem, err := memoryLimitsFor(r)
 	if err != nil {
 		return nil, err
@@ -128,10 +106,10 @@ func v1Resources(r Resources, memsw bool) (*specs.LinuxResources, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &specs.LinuxResources{
-		Memory: mem.v1(memsw),
-		CPU:    cpu,
-		Pids:   pidsV1(r),
+	return []v1Settings{
+		{h.memory, mem.v1(h.memsw)},
+		{h.cpu, cpu},
+		{h.pids, pidsSettings(r)},
 	}, nil
 }
 
@@ -143,52 +121,55 @@ func newCgroupV1(root, id string, r Resources) (*cgroupV1, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating cgroup %s: %w", path, err)
 	}
-	res, err := v1Resources(r, h.memsw)
+	res, err := v1Resources(r, h)
 	if err != nil {
 		return nil, fmt.Errorf("creating cgroup %s: %w", path, err)
 	}
 	c := &cgroupV1{path: path, host: h}
-	err = retryCgroupCreate(func() (err error) {
-		c.cg, err = cgroup1.New(cgroup1.StaticPath(path), res, cgroup1.WithHierarchy(h.hierarchy))
-		return err
-	})
+	err = retryCgroupCreate(func() error { return c.create(res) })
 	if err == nil {
 		err = writeV1Devices(filepath.Join(h.devices, path), defaultDevices())
 	}
 	if err != nil {
-		// New stops at the first hierarchy that fails and keeps the groups
-		// it made before.
+		// Take back the groups made before the one that failed.
 		_ = c.Delete()
 		return nil, fmt.Errorf("creating cgroup %s: %w", path, err)
 	}
 	return c, nil
 }
 
-// loadCgroupV1 returns the group of container id under root, or one that
-// only tidies up on Delete if the group is gone.
+// create makes the group in every hierarchy and writes res.
+func (c *cgroupV1) create(res []v1Settings) error {
+	for _, dir := range c.host.dirs {
+		if err := makeCgroupDir(filepath.Join(dir, c.path)); err != nil {
+			return err
+		}
+	}
+	for _, s := range res {
+		if err := writeCgroupSettings(filepath.Join(s.hierarchy, c.path), s.settings); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadCgroupV1 returns the group of container id under root. It need not
+// exist: Delete on a missing group only tidies up.
 func loadCgroupV1(root, id string) (*cgroupV1, error) {
 	path := groupPath(id)
 	h, err := probeV1(root)
 	if err != nil {
 		return nil, fmt.Errorf("loading cgroup %s: %w", path, err)
 	}
-	cg, err := cgroup1.Load(cgroup1.StaticPath(path), cgroup1.WithHierarchy(h.hierarchy))
-	if errors.Is(err, cgroup1.ErrCgroupDeleted) {
-		return &cgroupV1{path: path, host: h}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("loading cgroup %s: %w", path, err)
-	}
-	return &cgroupV1{cg: cg, path: path, host: h}, nil
+	return &cgroupV1{path: path, host: h}, nil
 }
 
 // AddProc moves pid into the group in every hierarchy.
 func (c *cgroupV1) AddProc(pid int) error {
-	if c.cg == nil {
-		return fmt.Errorf("adding pid %d to cgroup %s: %w", pid, c.path, fs.ErrNotExist)
-	}
-	if err := c.cg.AddProc(uint64(pid)); err != nil {
-		return fmt.Errorf("adding pid %d to cgroup %s: %w", pid, c.path, err)
+	for _, dir := range c.host.dirs {
+		if err := addCgroupProc(filepath.Join(dir, c.path), pid); err != nil {
+			return fmt.Errorf("adding pid %d to cgroup %s: %w", pid, c.path, err)
+		}
 	}
 	return nil
 }
@@ -196,19 +177,9 @@ func (c *cgroupV1) AddProc(pid int) error {
 // Procs lists the processes in the group and below it, as the memory
 // hierarchy sees them. A group that is gone has none.
 func (c *cgroupV1) Procs() ([]int, error) {
-	if c.cg == nil {
-		return nil, nil
-	}
-	procs, err := c.cg.Processes(cgroup1.Memory, true)
-	if errors.Is(err, cgroup1.ErrCgroupDeleted) || errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	pids, err := readCgroupProcs(filepath.Join(c.host.memory, c.path))
 	if err != nil {
 		return nil, fmt.Errorf("listing processes of cgroup %s: %w", c.path, err)
-	}
-	pids := make([]int, len(procs))
-	for i, p := range procs {
-		pids[i] = p.Pid
 	}
 	return pids, nil
 }

@@ -1,16 +1,14 @@
 package runtime
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
-	"github.com/containerd/cgroups/v3/cgroup2"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/cilium/ebpf/asm"
+	"golang.org/x/sys/unix"
 )
 
 // v2Required are the controllers every container's group gets on v2, with
@@ -23,7 +21,6 @@ var v2Optional = []string{"io"}
 
 // cgroupV2 is a container's group on the unified hierarchy: <mount>/berth/<id>.
 type cgroupV2 struct {
-	m     *cgroup2.Manager
 	mount string
 	path  string // /berth/<id>
 }
@@ -59,9 +56,9 @@ func v2Controllers(mount string) ([]string, error) {
 	return out, nil
 }
 
-// v2Resources translates r for a group with the given controllers enabled;
-// devices, if any, become the group's eBPF device filter.
-func v2Resources(r Resources, controllers []string, devices []specs.LinuxDeviceCgroup) (*cgroup2.Resources, error) {
+// v2Resources translates r for a group with the given controllers enabled.
+// A limit whose controller is not among them is an error.
+func v2Resources(r Resources, controllers []string) ([]cgroupSetting, error) {
 	mem, err := memoryLimitsFor(r)
 	if err != nil {
 		return nil, err
@@ -70,95 +67,85 @@ func v2Resources(r Resources, controllers []string, devices []specs.LinuxDeviceC
 	if err != nil {
 		return nil, err
 	}
-	res := &cgroup2.Resources{Devices: devices}
-	// A non-nil controller field is what enables it for the group.
-	need := func(c string, limited bool) (bool, error) {
-		if slices.Contains(controllers, c) {
-			return true, nil
+	var out []cgroupSetting
+	for _, c := range []struct {
+		name     string
+		settings []cgroupSetting
+	}{
+		{"cpu", cpu},
+		{"memory", mem.v2()},
+		{"pids", pidsSettings(r)},
+	} {
+		if len(c.settings) > 0 && !slices.Contains(controllers, c.name) {
+			return nil, fmt.Errorf("limit needs the %s controller, which is not enabled", c.name)
 		}
-		if limited {
-			return false, fmt.Errorf("limit needs the %s controller, which is not enabled", c)
-		}
-		return false, nil
+		out = append(out, c.settings...)
 	}
-	if ok, err := need("memory", mem.limit != 0); err != nil {
-		return nil, err
-	} else if ok {
-		res.Memory = mem.v2()
-	}
-	if ok, err := need("cpu", cpu.Weight != nil || cpu.Max != ""); err != nil {
-		return nil, err
-	} else if ok {
-		res.CPU = cpu
-	}
-	if ok, err := need("pids", pidsLimit(r) != 0); err != nil {
-		return nil, err
-	} else if ok {
-		res.Pids = pidsV2(r)
-	}
-	if slices.Contains(controllers, "io") {
-		res.IO = &cgroup2.IO{}
-	}
-	return res, nil
+	return out, nil
 }
 
 // newCgroupV2 creates /berth/<id> on the unified hierarchy at mount, with
 // controllers enabled (see v2Controllers), r applied and devices as its
 // device filter (nil: none).
-func newCgroupV2(mount, id string, r Resources, controllers []string, devices []specs.LinuxDeviceCgroup) (*cgroupV2, error) {
+func newCgroupV2(mount, id string, r Resources, controllers []string, devices []deviceRule) (*cgroupV2, error) {
 	path := groupPath(id)
-	res, err := v2Resources(r, controllers, devices)
+	res, err := v2Resources(r, controllers)
 	if err != nil {
 		return nil, fmt.Errorf("creating cgroup %s: %w", path, err)
+	}
+	var filter asm.Instructions
+	if len(devices) > 0 {
+		if filter, err = deviceFilter(devices); err != nil {
+			return nil, fmt.Errorf("creating cgroup %s: %w", path, err)
+		}
 	}
 	c := &cgroupV2{mount: mount, path: path}
-	// NewManager enables the controllers in <mount> and <mount>/berth, makes
-	// the group, writes the limits and attaches the device filter; it
-	// removes the group again if any of that fails.
-	err = retryCgroupCreate(func() (err error) {
-		c.m, err = cgroup2.NewManager(mount, path, res)
-		return err
-	})
+	err = retryCgroupCreate(func() error { return c.create(controllers, res, filter) })
 	if err != nil {
+		// The kernel detaches the device filter with the group.
+		_ = unix.Rmdir(c.dir())
 		_ = removeCgroupParents([]string{mount})
-		return nil, fmt.Errorf("creating cgroup %s: %w", path, err)
-	}
-	if err := c.limitSwap(r); err != nil {
-		_ = c.Delete()
 		return nil, fmt.Errorf("creating cgroup %s: %w", path, err)
 	}
 	return c, nil
 }
 
-// limitSwap writes memory.swap.max, which exists only once the group has
-// the memory controller, and only where the kernel accounts swap. Without it
-// swap cannot be capped: v2 has no memory.swappiness to turn it off either.
-func (c *cgroupV2) limitSwap(r Resources) error {
-	mem, err := memoryLimitsFor(r)
-	if err != nil {
+// create makes the group, enables controllers for it, writes res and
+// attaches filter (nil: none).
+func (c *cgroupV2) create(controllers []string, res []cgroupSetting, filter asm.Instructions) error {
+	if err := makeCgroupDir(c.dir()); err != nil {
 		return err
 	}
-	swap, ok := mem.swapMax()
-	if !ok || !cgroupFileExists(filepath.Join(c.dir(), "memory.swap.max")) {
-		return nil
+	if len(controllers) > 0 {
+		// A group gets the controllers its parent enables in
+		// cgroup.subtree_control: <mount> enables them for berth, berth for
+		// the group. Only berth's write counts: the root may refuse (a
+		// delegated or rootless mount) controllers that it has enabled
+		// already, and if it has not, berth's write fails too.
+		enable := "+" + strings.Join(controllers, " +")
+		_ = writeCgroupFile(filepath.Join(c.mount, "cgroup.subtree_control"), enable)
+		if err := writeCgroupFile(filepath.Join(c.mount, cgroupParent, "cgroup.subtree_control"), enable); err != nil {
+			return err
+		}
 	}
-	return c.m.Update(&cgroup2.Resources{Memory: &cgroup2.Memory{Swap: &swap}})
+	if err := writeCgroupSettings(c.dir(), res); err != nil {
+		return err
+	}
+	if filter != nil {
+		return attachDeviceFilter(c.dir(), filter)
+	}
+	return nil
 }
 
 // loadCgroupV2 returns the group of container id on the unified hierarchy
 // at mount; it need not exist.
 func loadCgroupV2(mount, id string) (*cgroupV2, error) {
-	path := groupPath(id)
-	m, err := cgroup2.Load(path, cgroup2.WithMountpoint(mount))
-	if err != nil {
-		return nil, fmt.Errorf("loading cgroup %s: %w", path, err)
-	}
-	return &cgroupV2{m: m, mount: mount, path: path}, nil
+	return &cgroupV2{mount: mount, path: groupPath(id)}, nil
 }
 
 // AddProc moves pid into the group.
 func (c *cgroupV2) AddProc(pid int) error {
-	if err := c.m.AddProc(uint64(pid)); err != nil {
+	if err := addCgroupProc(c.dir(), pid); err != nil {
 		return fmt.Errorf("adding pid %d to cgroup %s: %w", pid, c.path, err)
 	}
 	return nil
@@ -167,16 +154,9 @@ func (c *cgroupV2) AddProc(pid int) error {
 // Procs lists the processes in the group and below it. A group that is gone
 // has none.
 func (c *cgroupV2) Procs() ([]int, error) {
-	procs, err := c.m.Procs(true)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	pids, err := readCgroupProcs(c.dir())
 	if err != nil {
 		return nil, fmt.Errorf("listing processes of cgroup %s: %w", c.path, err)
-	}
-	pids := make([]int, len(procs))
-	for i, p := range procs {
-		pids[i] = int(p)
 	}
 	return pids, nil
 }

@@ -10,10 +10,9 @@ import (
 	"testing"
 
 	"github.com/berthproject/berth/internal/testutil"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// cgFakeV2 makes a directory that looks to cgroup2 like a unified
+// cgFakeV2 makes a directory that looks to newCgroupV2 like a unified
 // hierarchy offering controllers, with the group of id already made and
 // holding files, as the kernel would make them. swap says whether the
 // kernel accounts swap (memory.swap.max exists).
@@ -250,7 +249,7 @@ func BenchmarkCgroupV2NewDelete(b *testing.B) {
 	id := cgTestID(b)
 	for _, devices := range []bool{false, true} {
 		b.Run("devices="+strconv.FormatBool(devices), func(b *testing.B) {
-			var rules []specs.LinuxDeviceCgroup
+			var rules []deviceRule
 			if devices {
 				rules = defaultDevices()
 			}

@@ -3,9 +3,6 @@ package runtime
 import (
 	"fmt"
 	"math"
-
-	"github.com/containerd/cgroups/v3/cgroup2"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 const (
@@ -58,41 +55,36 @@ func cpuWeight(shares uint64) uint64 {
 	return 1 + (shares-minCPUShares)*9999/(maxCPUShares-minCPUShares)
 }
 
-// cpuV1 is what the v1 cpu controller is given, or nil for no settings.
-func cpuV1(r Resources) (*specs.LinuxCPU, error) {
+// cpuV1 is what the v1 cpu controller is given: cpu.shares, then the CFS
+// period and quota.
+func cpuV1(r Resources) ([]cgroupSetting, error) {
 	quota, err := cpuQuota(r.NanoCPUs)
 	if err != nil {
 		return nil, err
 	}
-	shares := cpuShares(r.CPUShares)
-	if quota == 0 && shares == 0 {
-		return nil, nil
-	}
-	c := &specs.LinuxCPU{}
-	if shares != 0 {
-		c.Shares = &shares
+	var s []cgroupSetting
+	if shares := cpuShares(r.CPUShares); shares != 0 {
+		s = append(s, intSetting("cpu.shares", int64(shares)))
 	}
 	if quota != 0 {
-		period := uint64(cfsPeriod)
-		c.Quota, c.Period = &quota, &period
+		s = append(s, intSetting("cpu.cfs_period_us", cfsPeriod), intSetting("cpu.cfs_quota_us", quota))
 	}
-	return c, nil
+	return s, nil
 }
 
-// cpuV2 is what the v2 cpu controller is given. It is never nil, so the
-// controller is enabled (and cpu.stat complete) even without limits.
-func cpuV2(r Resources) (*cgroup2.CPU, error) {
+// cpuV2 is what the v2 cpu controller is given: cpu.weight, and the quota
+// and period together in cpu.max.
+func cpuV2(r Resources) ([]cgroupSetting, error) {
 	quota, err := cpuQuota(r.NanoCPUs)
 	if err != nil {
 		return nil, err
 	}
-	c := &cgroup2.CPU{}
+	var s []cgroupSetting
 	if w := cpuWeight(r.CPUShares); w != 0 {
-		c.Weight = &w
+		s = append(s, intSetting("cpu.weight", int64(w)))
 	}
 	if quota != 0 {
-		period := uint64(cfsPeriod)
-		c.Max = cgroup2.NewCPUMax(&quota, &period)
+		s = append(s, cgroupSetting{file: "cpu.max", value: fmt.Sprintf("%d %d", quota, cfsPeriod)})
 	}
-	return c, nil
+	return s, nil
 }

@@ -1,6 +1,9 @@
 package runtime
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 func TestCgroupCPUQuota(t *testing.T) {
 	tests := []struct {
@@ -61,22 +64,31 @@ func TestCgroupCPUControllers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v1.Quota == nil || *v1.Quota != 150000 || v1.Period == nil || *v1.Period != 100000 || v1.Shares == nil || *v1.Shares != 512 {
-		t.Errorf("cpuV1(%+v) = %+v, want quota 150000, period 100000, shares 512", r, v1)
+	want := []cgroupSetting{
+		{file: "cpu.shares", value: "512"},
+		{file: "cpu.cfs_period_us", value: "100000"},
+		{file: "cpu.cfs_quota_us", value: "150000"},
+	}
+	if !slices.Equal(v1, want) {
+		t.Errorf("cpuV1(%+v) = %+v, want %+v", r, v1, want)
 	}
 	v2, err := cpuV2(r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v2.Max != "150000 100000" || v2.Weight == nil || *v2.Weight != 20 {
-		t.Errorf("cpuV2(%+v) = %+v, want max %q, weight 20", r, v2, "150000 100000")
+	want = []cgroupSetting{
+		{file: "cpu.weight", value: "20"},
+		{file: "cpu.max", value: "150000 100000"},
+	}
+	if !slices.Equal(v2, want) {
+		t.Errorf("cpuV2(%+v) = %+v, want %+v", r, v2, want)
 	}
 
-	if v1, err := cpuV1(Resources{}); v1 != nil || err != nil {
-		t.Errorf("cpuV1 without limits = %+v, %v; want nil, nil", v1, err)
+	if v1, err := cpuV1(Resources{}); len(v1) != 0 || err != nil {
+		t.Errorf("cpuV1 without limits = %+v, %v; want nothing", v1, err)
 	}
-	if v2, err := cpuV2(Resources{}); v2 == nil || v2.Max != "" || v2.Weight != nil || err != nil {
-		t.Errorf("cpuV2 without limits = %+v, %v; want an empty, non-nil CPU", v2, err)
+	if v2, err := cpuV2(Resources{}); len(v2) != 0 || err != nil {
+		t.Errorf("cpuV2 without limits = %+v, %v; want nothing", v2, err)
 	}
 	if _, err := cpuV1(Resources{NanoCPUs: 1}); err == nil {
 		t.Error("cpuV1 with 1 nanoCPU: no error")

@@ -3,9 +3,6 @@ package runtime
 import (
 	"fmt"
 	"math"
-
-	"github.com/containerd/cgroups/v3/cgroup2"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // memoryLimits is the memory part of Resources as the kernel takes it, in
@@ -40,45 +37,46 @@ func memoryLimitsFor(r Resources) (memoryLimits, error) {
 	return memoryLimits{limit: r.Memory, memsw: r.MemorySwap}, nil
 }
 
-// v1 is what the v1 memory controller is given. haveMemsw tells whether the
-// kernel accounts swap per group (memory.memsw.* exist: swapaccount=1).
+// v1 is what the v1 memory controller is given: memory.limit_in_bytes,
+// then memory.memsw.limit_in_bytes (memory plus swap) where the kernel
+// accounts swap per group (haveMemsw: swapaccount=1), then
+// memory.swappiness. The kernel refuses a memsw limit below the memory
+// limit, hence the order.
 //
 // memory.swappiness 0 stops reclaim in this group from swapping at all, so
 // hitting the limit is an OOM kill. It is set when no swap is allowed, and
 // when swap is allowed but cannot be capped (no memsw files): there the
 // group could otherwise swap without bound instead of being killed.
-func (l memoryLimits) v1(haveMemsw bool) *specs.LinuxMemory {
+func (l memoryLimits) v1(haveMemsw bool) []cgroupSetting {
 	if l.limit == 0 {
 		return nil
 	}
-	m := &specs.LinuxMemory{Limit: &l.limit}
+	s := []cgroupSetting{intSetting("memory.limit_in_bytes", l.limit)}
 	if haveMemsw && l.memsw > 0 {
-		m.Swap = &l.memsw
+		s = append(s, intSetting("memory.memsw.limit_in_bytes", l.memsw))
 	}
 	if l.memsw == l.limit || !haveMemsw && l.memsw != -1 {
-		var noSwap uint64
-		m.Swappiness = &noSwap
+		s = append(s, intSetting("memory.swappiness", 0))
 	}
-	return m
+	return s
 }
 
-// v2 is what the v2 memory controller is given, swap aside (see swapMax).
-// It is never nil: a non-nil Memory enables the controller for the group,
-// which memory.events (OOM kills) needs even without a limit.
-func (l memoryLimits) v2() *cgroup2.Memory {
-	m := &cgroup2.Memory{}
+// v2 is what the v2 memory controller is given: memory.max, and
+// memory.swap.max where the kernel accounts swap. v2 limits swap alone, so
+// that is memsw - limit. Without swap accounting swap cannot be capped: v2
+// has no memory.swappiness to turn it off either.
+//
+// v2 takes "max", never -1, for unlimited, so unlimited is never written:
+// it is a new group's default.
+func (l memoryLimits) v2() []cgroupSetting {
+	var s []cgroupSetting
 	if l.limit > 0 {
-		m.Max = &l.limit
+		s = append(s, intSetting("memory.max", l.limit))
 	}
-	return m
-}
-
-// swapMax is v2's memory.swap.max, swap alone; ok is false when swap stays
-// unlimited. v2 takes "max", never -1, for unlimited, so unlimited is never
-// written: it is a new group's default.
-func (l memoryLimits) swapMax() (swap int64, ok bool) {
-	if l.memsw <= 0 {
-		return 0, false
+	if l.memsw > 0 {
+		swap := intSetting("memory.swap.max", l.memsw-l.limit)
+		swap.ifOffered = true
+		s = append(s, swap)
 	}
-	return l.memsw - l.limit, true
+	return s
 }

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"maps"
 	"math"
 	"testing"
 )
@@ -45,74 +46,87 @@ func TestCgroupMemoryLimits(t *testing.T) {
 	}
 }
 
+// cgSettings is settings as file -> value; a file written twice fails t.
+func cgSettings(t *testing.T, settings []cgroupSetting) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	for _, s := range settings {
+		if _, dup := m[s.file]; dup {
+			t.Errorf("%s is written twice", s.file)
+		}
+		m[s.file] = s.value
+	}
+	return m
+}
+
 func TestCgroupMemoryV1(t *testing.T) {
-	const none = int64(-99) // "not written" in this table
+	const none = "" // "not written" in this table
 	tests := []struct {
 		name       string
 		l          memoryLimits
 		memsw      bool
-		limit      int64
-		swap       int64
-		swappiness int64
+		limit      string
+		swap       string
+		swappiness string
 	}{
 		{name: "no limit writes nothing", l: memoryLimits{}, memsw: true, limit: none, swap: none, swappiness: none},
-		{name: "memory plus swap", l: memoryLimits{limit: 64 * mib, memsw: 128 * mib}, memsw: true, limit: 64 * mib, swap: 128 * mib, swappiness: none},
-		{name: "no swap turns swapping off", l: memoryLimits{limit: 64 * mib, memsw: 64 * mib}, memsw: true, limit: 64 * mib, swap: 64 * mib, swappiness: 0},
-		{name: "unlimited swap is left at the default", l: memoryLimits{limit: 64 * mib, memsw: -1}, memsw: true, limit: 64 * mib, swap: none, swappiness: none},
-		{name: "swap that cannot be capped is turned off", l: memoryLimits{limit: 64 * mib, memsw: 128 * mib}, memsw: false, limit: 64 * mib, swap: none, swappiness: 0},
-		{name: "unlimited swap without memsw", l: memoryLimits{limit: 64 * mib, memsw: -1}, memsw: false, limit: 64 * mib, swap: none, swappiness: none},
+		{name: "memory plus swap", l: memoryLimits{limit: 64 * mib, memsw: 128 * mib}, memsw: true, limit: "67108864", swap: "134217728", swappiness: none},
+		{name: "no swap turns swapping off", l: memoryLimits{limit: 64 * mib, memsw: 64 * mib}, memsw: true, limit: "67108864", swap: "67108864", swappiness: "0"},
+		{name: "unlimited swap is left at the default", l: memoryLimits{limit: 64 * mib, memsw: -1}, memsw: true, limit: "67108864", swap: none, swappiness: none},
+		{name: "swap that cannot be capped is turned off", l: memoryLimits{limit: 64 * mib, memsw: 128 * mib}, memsw: false, limit: "67108864", swap: none, swappiness: "0"},
+		{name: "unlimited swap without memsw", l: memoryLimits{limit: 64 * mib, memsw: -1}, memsw: false, limit: "67108864", swap: none, swappiness: none},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := tt.l.v1(tt.memsw)
-			limit, swap, swappiness := none, none, none
-			if m != nil {
-				if m.Limit != nil {
-					limit = *m.Limit
-				}
-				if m.Swap != nil {
-					swap = *m.Swap
-				}
-				if m.Swappiness != nil {
-					swappiness = int64(*m.Swappiness)
+			settings := tt.l.v1(tt.memsw)
+			want := map[string]string{}
+			for file, value := range map[string]string{
+				"memory.limit_in_bytes":       tt.limit,
+				"memory.memsw.limit_in_bytes": tt.swap,
+				"memory.swappiness":           tt.swappiness,
+			} {
+				if value != none {
+					want[file] = value
 				}
 			}
-			if limit != tt.limit || swap != tt.swap || swappiness != tt.swappiness {
-				t.Errorf("%+v.v1(memsw=%v): limit %d, memsw %d, swappiness %d; want %d, %d, %d (%d: not written)",
-					tt.l, tt.memsw, limit, swap, swappiness, tt.limit, tt.swap, tt.swappiness, none)
+			if got := cgSettings(t, settings); !maps.Equal(got, want) {
+				t.Errorf("%+v.v1(memsw=%v) = %+v, want %v", tt.l, tt.memsw, settings, want)
+			}
+			// The kernel refuses a memsw limit below the memory limit.
+			if len(settings) > 0 && settings[0].file != "memory.limit_in_bytes" {
+				t.Errorf("%s is written before memory.limit_in_bytes", settings[0].file)
 			}
 		})
 	}
 }
 
 func TestCgroupMemoryV2(t *testing.T) {
+	const none = "" // "not written" in this table
 	tests := []struct {
-		name    string
-		l       memoryLimits
-		max     int64 // -1: not written
-		swap    int64
-		hasSwap bool
+		name string
+		l    memoryLimits
+		max  string
+		swap string
 	}{
-		{name: "no limit", l: memoryLimits{}, max: -1},
-		{name: "swap is what memsw allows above memory", l: memoryLimits{limit: 64 * mib, memsw: 96 * mib}, max: 64 * mib, swap: 32 * mib, hasSwap: true},
-		{name: "docker default", l: memoryLimits{limit: 64 * mib, memsw: 128 * mib}, max: 64 * mib, swap: 64 * mib, hasSwap: true},
-		{name: "no swap", l: memoryLimits{limit: 64 * mib, memsw: 64 * mib}, max: 64 * mib, swap: 0, hasSwap: true},
-		{name: "unlimited swap is not written", l: memoryLimits{limit: 64 * mib, memsw: -1}, max: 64 * mib},
+		{name: "no limit", l: memoryLimits{}, max: none, swap: none},
+		{name: "swap is what memsw allows above memory", l: memoryLimits{limit: 64 * mib, memsw: 96 * mib}, max: "67108864", swap: "33554432"},
+		{name: "docker default", l: memoryLimits{limit: 64 * mib, memsw: 128 * mib}, max: "67108864", swap: "67108864"},
+		{name: "no swap", l: memoryLimits{limit: 64 * mib, memsw: 64 * mib}, max: "67108864", swap: "0"},
+		{name: "unlimited swap is not written", l: memoryLimits{limit: 64 * mib, memsw: -1}, max: "67108864", swap: none},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := tt.l.v2()
-			if m == nil {
-				t.Fatal("v2() = nil; the memory controller would not be enabled")
+			settings := tt.l.v2()
+			m := cgSettings(t, settings)
+			if m["memory.max"] != tt.max || m["memory.swap.max"] != tt.swap {
+				t.Errorf("%+v.v2() = %+v; want memory.max %q, memory.swap.max %q (%q: not written)",
+					tt.l, settings, tt.max, tt.swap, none)
 			}
-			max := int64(-1)
-			if m.Max != nil {
-				max = *m.Max
-			}
-			swap, ok := tt.l.swapMax()
-			if max != tt.max || ok != tt.hasSwap || swap != tt.swap {
-				t.Errorf("%+v: memory.max %d, memory.swap.max %d (written %v); want %d, %d (%v)",
-					tt.l, max, swap, ok, tt.max, tt.swap, tt.hasSwap)
+			for _, s := range settings {
+				// Without swap accounting the kernel has no memory.swap.max.
+				if s.ifOffered != (s.file == "memory.swap.max") {
+					t.Errorf("%s has ifOffered %v", s.file, s.ifOffered)
+				}
 			}
 		})
 	}

@@ -1,6 +1,10 @@
 package runtime
 
-import "testing"
+import (
+	"slices"
+	"strconv"
+	"testing"
+)
 
 func TestCgroupPidsLimit(t *testing.T) {
 	tests := []struct {
@@ -16,12 +20,12 @@ func TestCgroupPidsLimit(t *testing.T) {
 		if got := pidsLimit(r); got != tt.want {
 			t.Errorf("pidsLimit(%d) = %d, want %d", tt.limit, got, tt.want)
 		}
-		v1 := pidsV1(r)
-		if tt.want == 0 && v1 != nil || tt.want != 0 && (v1 == nil || *v1.Limit != tt.want) {
-			t.Errorf("pidsV1(%d) = %+v, want limit %d (nil for none)", tt.limit, v1, tt.want)
+		var want []cgroupSetting
+		if tt.want != 0 {
+			want = []cgroupSetting{{file: "pids.max", value: strconv.FormatInt(tt.want, 10)}}
 		}
-		if v2 := pidsV2(r); v2 == nil || v2.Max != tt.want {
-			t.Errorf("pidsV2(%d) = %+v, want max %d", tt.limit, v2, tt.want)
+		if got := pidsSettings(r); !slices.Equal(got, want) {
+			t.Errorf("pidsSettings(%d) = %+v, want %+v", tt.limit, got, want)
 		}
 	}
 }
