@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 
@@ -176,6 +177,57 @@ func (c *cgroupV1) AddProc(pid int) error {
 
 // Procs lists the processes in the group and below it, as the memory
 // hierarchy sees them. A group that is gone has none.
+func (c *cgroupV1) AddInit(pid int) error {
+	for _, dir := range c.host.dirs {
+		group := filepath.Join(dir, c.path)
+		if c.initStaysOut(dir) {
+			// The parent, /berth, has no limits; it takes the init out
+			// of whatever group the CLI ran in (a login session's, say,
+			// which may be torn down while the container runs on).
+			group = filepath.Dir(group)
+		}
+		if err := addCgroupProc(group, pid); err != nil {
+			return fmt.Errorf("adding pid %d to cgroup %s: %w", pid, c.path, err)
+		}
+	}
+	return nil
+}
+
+func (c *cgroupV1) JoinFiles() ([]*os.File, error) {
+	var tasks []*os.File
+	for _, dir := range c.host.dirs {
+		if !c.initStaysOut(dir) {
+			continue
+		}
+		group := filepath.Join(dir, c.path)
+		for _, p := range []string{filepath.Join(group, "tasks"), filepath.Join(filepath.Dir(group), "tasks")} {
+			f, err := os.OpenFile(p, os.O_WRONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				closeAll(tasks)
+				return nil, fmt.Errorf("opening %s: %w", p, err)
+			}
+			tasks = append(tasks, f)
+		}
+	}
+	return tasks, nil
+}
+
+// initStaysOut tells the hierarchies the init does not join: memory and
+// pids (see cgroup.AddInit).
+func (c *cgroupV1) initStaysOut(dir string) bool {
+	return sameHierarchy(dir, c.host.memory) || sameHierarchy(dir, c.host.pids)
+}
+
+// sameHierarchy tells whether two mount points are one v1 hierarchy
+// (co-mounted controllers show up under several names).
+func sameHierarchy(a, b string) bool {
+	if a == b {
+		return true
+	}
+	var sa, sb unix.Stat_t
+	return unix.Stat(a, &sa) == nil && unix.Stat(b, &sb) == nil && sa.Dev == sb.Dev
+}
+
 func (c *cgroupV1) Procs() ([]int, error) {
 	pids, err := readCgroupProcs(filepath.Join(c.host.memory, c.path))
 	if err != nil {

@@ -139,13 +139,38 @@ func TestRun_OOMKillReported(t *testing.T) {
 
 func TestRun_PidsLimitStopsForkBomb(t *testing.T) {
 	m := testManager(t)
-	// Each sleep is a process; with 20 allowed, the 40 forks cannot all
-	// succeed, and the shell reports the failure.
-	cfg := baseConfig(t, "sh", "-c", "for i in $(seq 40); do sleep 5 & done 2>&1; echo started; cat /sys/fs/cgroup/pids/pids.max 2>/dev/null; wait")
+	// A fork bomb in miniature: 60 background sleeps under pids.max=20.
+	// The forks past the limit fail, and the container, its init
+	// included, lives on to report it.
+	cfg := baseConfig(t, "sh", "-c", "(for i in $(seq 60); do sleep 3 & done) 2>/dev/null; echo survived; exit 0")
 	cfg.Resources.PidsLimit = 20
-	out, _ := run(t, m, cfg)
-	if !strings.Contains(out, "Resource temporarily unavailable") && !strings.Contains(out, "can't fork") {
-		t.Errorf("40 forks under pids.max=20 all succeeded:\n%s", out)
+	c, err := m.Create(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := m.Start(c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pids := func() int {
+		b, _ := os.ReadFile("/sys/fs/cgroup/pids/berth/" + c.ID + "/pids.current")
+		n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		return n
+	}
+	peak := 0
+	for i := 0; i < 20; i++ {
+		peak = max(peak, pids())
+		time.Sleep(10 * time.Millisecond)
+	}
+	st := p.Wait()
+	var out strings.Builder
+	_ = m.ReadLogs(context.Background(), c, LogOptions{Tail: -1}, func(e LogEntry) { out.WriteString(e.Log) })
+	if st.ExitCode != 0 || out.String() != "survived\n" {
+		initLog, _ := os.ReadFile(filepath.Join(c.Dir, initLogFile))
+		t.Errorf("exit %d, output %q: the container did not survive its fork bomb; init.log:\n%s", st.ExitCode, out.String(), initLog)
+	}
+	if unified, _ := isUnified(cgroupRoot); !unified && (peak == 0 || peak > 20) {
+		t.Errorf("pids.current peaked at %d, want 1..20", peak)
 	}
 }
 

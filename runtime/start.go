@@ -97,6 +97,7 @@ func (m *Manager) spawn(c *Container, cg cgroup, stdio *Stdio) (*Process, error)
 	if err != nil {
 		return nil, err
 	}
+	joins := len(files) - (containerinit.FdJoin - 3)
 	// The init's own stderr: where a crash of the init itself (a Go panic)
 	// lands, for the error message and for whoever debugs it later.
 	initLog, err := os.OpenFile(filepath.Join(c.Dir, initLogFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
@@ -130,10 +131,10 @@ func (m *Manager) spawn(c *Container, cg cgroup, stdio *Stdio) (*Process, error)
 		_ = cmd.Wait()
 		return nil, err
 	}
-	if err := cg.AddProc(cmd.Process.Pid); err != nil {
+	if err := cg.AddInit(cmd.Process.Pid); err != nil {
 		return fail(fmt.Errorf("moving init into its cgroup: %w", err))
 	}
-	b := containerinit.Bootstrap{ID: c.ID, StateDir: c.Dir, Spec: c.Config.initSpec(), Attached: stdio != nil, HasOOM: hasOOM, Ephemeral: c.Config.AutoRemove}
+	b := containerinit.Bootstrap{ID: c.ID, StateDir: c.Dir, Spec: c.Config.initSpec(), Attached: stdio != nil, HasOOM: hasOOM, Join: joins, Ephemeral: c.Config.AutoRemove}
 	if err := json.NewEncoder(parentSock).Encode(&b); err != nil {
 		return fail(fmt.Errorf("sending config to init: %w", err))
 	}
@@ -161,7 +162,7 @@ func (m *Manager) spawn(c *Container, cg cgroup, stdio *Stdio) (*Process, error)
 
 // initFiles opens what the init gets as fds 3 and up (see protocol.go).
 func (m *Manager) initFiles(c *Container, cg cgroup, sync *os.File, stdio *Stdio) (files []*os.File, hasOOM bool, err error) {
-	files = make([]*os.File, containerinit.FdStderr-2)
+	files = make([]*os.File, containerinit.FdJoin-3)
 	files[containerinit.FdSync-3] = sync
 	if files[containerinit.FdStateDir-3], err = os.OpenFile(c.Dir, unix.O_DIRECTORY|os.O_RDONLY, 0); err != nil {
 		return files, false, fmt.Errorf("opening container directory: %w", err)
@@ -174,6 +175,11 @@ func (m *Manager) initFiles(c *Container, cg cgroup, sync *os.File, stdio *Stdio
 			files[containerinit.FdOOM-3], hasOOM = f, true
 		}
 	}
+	join, err := cg.JoinFiles()
+	if err != nil {
+		return files, false, err
+	}
+	files = append(files, join...)
 	if stdio != nil {
 		// The user's files are dup'ed: exec closes ours, the caller keeps theirs.
 		for i, f := range []*os.File{stdio.In, stdio.Out, stdio.Err} {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	goruntime "runtime"
+	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -102,7 +103,7 @@ func startContainer(b *Bootstrap, sigsReady <-chan struct{}) (*workload, error) 
 		return nil, err
 	}
 	<-sigsReady
-	pid, err := spawnWorkload(argv0, c.Args, env, cwd, u, c.TTY, stdio.childFiles())
+	pid, err := spawnWorkload(argv0, c.Args, env, cwd, u, c.TTY, stdio.childFiles(), b.Join)
 	stdio.closeChildEnds()
 	if err != nil {
 		return nil, execError(c.Args[0], err)
@@ -129,7 +130,7 @@ func setHostname(c *Spec) error {
 // no_new_privs are per thread in Linux, and the child inherits the thread's.
 // The thread is never unlocked, so Go throws it away afterwards and the init
 // keeps its own privileges on every other thread.
-func spawnWorkload(argv0 string, argv, env []string, cwd string, u execUser, tty bool, files []uintptr) (int, error) {
+func spawnWorkload(argv0 string, argv, env []string, cwd string, u execUser, tty bool, files []uintptr, join int) (int, error) {
 	type result struct {
 		pid int
 		err error
@@ -166,7 +167,17 @@ func spawnWorkload(argv0 string, argv, env []string, cwd string, u execUser, tty
 				Ctty:       0,
 			},
 		}
+		// The thread joins the cgroups the init stays out of (v1 memory
+		// and pids) just for the fork: the workload starts there, and no
+		// thread Go clones from this one later does.
+		if err := moveThread(join, 0); err != nil {
+			done <- result{err: &initError{ExitSetupFailed, fmt.Errorf("moving into the container's cgroup: %w", err)}}
+			return
+		}
 		pid, err := syscall.ForkExec(argv0, argv, attr)
+		if lerr := moveThread(join, 1); lerr != nil && err == nil {
+			err = &initError{ExitSetupFailed, fmt.Errorf("leaving the container's cgroup: %w", lerr)}
+		}
 		done <- result{pid, err}
 	}()
 	r := <-done
@@ -186,4 +197,18 @@ func execError(name string, err error) error {
 		return &initError{ExitCannotExecute, fmt.Errorf("exec %q: %w", name, err)}
 	}
 	return &initError{ExitSetupFailed, fmt.Errorf("starting %q: %w", name, err)}
+}
+
+// moveThread writes the calling thread into the cgroup tasks files of pairs
+// FdJoin...: side 0 is the container's groups, side 1 their parents.
+//
+// Preconditions: on a locked OS thread.
+func moveThread(join, side int) error {
+	tid := []byte(strconv.Itoa(unix.Gettid()))
+	for fd := FdJoin + side; fd < FdJoin+join; fd += 2 {
+		if _, err := unix.Write(fd, tid); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -22,6 +22,10 @@ const (
 	FdStdin    = 7 // the user's stdin when attached with -i
 	FdStdout   = 8 // the user's stdout when attached
 	FdStderr   = 9 // the user's stderr when attached
+	// FdJoin is the first of Bootstrap.Join cgroup "tasks" files, in pairs
+	// (group, its parent): the thread that forks the workload joins each
+	// group for the fork and goes back to the parent after.
+	FdJoin = 10
 )
 
 // Arg is os.Args[1] of a process that must run as a container's init.
@@ -32,8 +36,9 @@ type Bootstrap struct {
 	ID       string `json:"id"`
 	StateDir string `json:"stateDir"` // host path of the container's directory
 	Spec     Spec   `json:"spec"`
-	Attached bool   `json:"attached"` // fds 8 and 9 (and 7 with OpenStdin) are the user's
-	HasOOM   bool   `json:"hasOOM"`   // fd 6 is open
+	Attached bool   `json:"attached"`       // fds 8 and 9 (and 7 with OpenStdin) are the user's
+	HasOOM   bool   `json:"hasOOM"`         // fd 6 is open
+	Join     int    `json:"join,omitempty"` // fds FdJoin... are cgroup tasks files
 	// Ephemeral containers (--rm) skip fsync of their state files: after
 	// a crash nobody wants them back, and the next run cleans them up.
 	Ephemeral bool `json:"ephemeral,omitempty"`
