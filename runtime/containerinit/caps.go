@@ -20,7 +20,7 @@ var defaultCaps = []uintptr{
 }
 
 // restrictThread applies the workload's security settings to the calling
-// thread, which must be locked and is about to fork the workload.
+// thread, which is about to fork the workload.
 //
 // Preconditions: on a locked OS thread that is never unlocked.
 //
