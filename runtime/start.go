@@ -138,26 +138,44 @@ func (m *Manager) spawn(c *Container, cg cgroup, stdio *Stdio) (*Process, error)
 	if err := json.NewEncoder(parentSock).Encode(&b); err != nil {
 		return fail(fmt.Errorf("sending config to init: %w", err))
 	}
+	// state.json is written while the init sets the container up, on the
+	// other core: it is off the start's critical path, and taken back if
+	// the start fails.
+	stateWritten := make(chan error, 1)
+	go func() { stateWritten <- m.writeStarted(c, cmd.Process.Pid) }()
 	var r containerinit.Reply
 	if err := json.NewDecoder(parentSock).Decode(&r); err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
+		m.unstart(c, stateWritten)
 		return nil, fmt.Errorf("berth's init died during set-up (%v)%s", cmd.ProcessState, initLogTail(c.Dir))
 	}
 	if r.Error != "" {
 		_ = cmd.Wait()
+		m.unstart(c, stateWritten)
 		return nil, &StartError{c.Name(), r.Code, errors.New(r.Error)}
 	}
-	start, err := procStartTime(cmd.Process.Pid)
-	if err != nil {
-		// The workload already finished and the init with it.
-		start = 0
-	}
-	st := started{Pid: cmd.Process.Pid, PidStart: start, StartedAt: time.Now().UTC()}
-	if err := writeJSONAtomic(filepath.Join(c.Dir, stateFile), st, !c.Config.AutoRemove); err != nil {
+	if err := <-stateWritten; err != nil {
 		return fail(err)
 	}
 	return &Process{cmd: cmd, c: c}, nil
+}
+
+// writeStarted records that the container's init runs as pid.
+func (m *Manager) writeStarted(c *Container, pid int) error {
+	start, err := procStartTime(pid)
+	if err != nil {
+		return fmt.Errorf("reading start time of init %d: %w", pid, err)
+	}
+	st := started{Pid: pid, PidStart: start, StartedAt: time.Now().UTC()}
+	return writeJSONAtomic(filepath.Join(c.Dir, stateFile), st, !c.Config.AutoRemove)
+}
+
+// unstart takes back state.json of a container that failed to start, so
+// it reads as created, not as exited.
+func (m *Manager) unstart(c *Container, written <-chan error) {
+	<-written
+	_ = os.Remove(filepath.Join(c.Dir, stateFile))
 }
 
 // initFiles opens what the init gets as fds 3 and up (see protocol.go).
