@@ -14,11 +14,9 @@ type cgroup interface {
 	// out of its container's: its threads must not use up the container's
 	// pids.max (a Go process needs new threads at unforeseen moments, and
 	// dies if it cannot get one), nor may the container's OOM killer pick
-	// it. JoinFiles are the "tasks" files of those groups and of their
-	// parents, in pairs: the init moves the thread that forks the workload
-	// into each group for the fork, so the workload starts inside every
-	// group, and back out right after, so no thread the Go runtime starts
-	// from it later lands there.
+	// it. JoinFiles are the "tasks" files of those groups: the init moves
+	// the thread that forks the workload into them, so the workload starts
+	// inside every group.
 	AddInit(pid int) error
 	JoinFiles() ([]*os.File, error)
 	// Procs lists the pids in the group, host view.

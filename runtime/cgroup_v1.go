@@ -199,15 +199,13 @@ func (c *cgroupV1) JoinFiles() ([]*os.File, error) {
 		if !c.initStaysOut(dir) {
 			continue
 		}
-		group := filepath.Join(dir, c.path)
-		for _, p := range []string{filepath.Join(group, "tasks"), filepath.Join(filepath.Dir(group), "tasks")} {
-			f, err := os.OpenFile(p, os.O_WRONLY|unix.O_CLOEXEC, 0)
-			if err != nil {
-				closeAll(tasks)
-				return nil, fmt.Errorf("opening %s: %w", p, err)
-			}
-			tasks = append(tasks, f)
+		p := filepath.Join(dir, c.path, "tasks")
+		f, err := os.OpenFile(p, os.O_WRONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			closeAll(tasks)
+			return nil, fmt.Errorf("opening %s: %w", p, err)
 		}
+		tasks = append(tasks, f)
 	}
 	return tasks, nil
 }

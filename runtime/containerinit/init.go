@@ -125,19 +125,32 @@ func setHostname(c *Spec) error {
 	return nil
 }
 
-// spawnWorkload forks and execs the workload from the calling thread, which
-// it first locks and marks with the container's security settings:
-// capability bounding set, no_new_privs and cgroup namespace are per
-// thread in Linux, and the child inherits the thread's.
-//
-// The thread stays locked to the init's main goroutine for good. Its marks
-// matter only to what it execs, and the init execs nothing but the
-// container's processes; the Go runtime starts new threads from a clean
-// template thread, never from a locked one, so the marks do not spread.
-// (Doing this on a fresh goroutine instead costs a thread hand-off, about
-// 2 ms here, on every container start.)
+// spawnWorkload forks and execs the workload from a thread of its own,
+// marked with the container's security settings: capability bounding set,
+// no_new_privs, cgroup namespace and (on v1) the container's memory and
+// pids groups are per thread in Linux, and the child inherits the
+// thread's. The thread is never unlocked, so it ends with this call and
+// its marks never reach the init; the Go runtime starts new threads from a
+// clean template thread, never from a locked one.
 func spawnWorkload(argv0 string, argv, env []string, cwd string, u execUser, tty bool, files []uintptr, join int) (int, error) {
-	goruntime.LockOSThread()
+	type result struct {
+		pid int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		goruntime.LockOSThread()
+		pid, err := forkWorkload(argv0, argv, env, cwd, u, tty, files, join)
+		done <- result{pid, err}
+	}()
+	r := <-done
+	return r.pid, r.err
+}
+
+// forkWorkload marks the calling thread and forks the workload from it.
+//
+// Preconditions: on a locked OS thread that is never unlocked.
+func forkWorkload(argv0 string, argv, env []string, cwd string, u execUser, tty bool, files []uintptr, join int) (int, error) {
 	// The cgroup namespace is entered only now: the parent has put us
 	// into the container's cgroup, so the workload sees that group as "/".
 	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
@@ -152,6 +165,11 @@ func spawnWorkload(argv0 string, argv, env []string, cwd string, u execUser, tty
 	if err := restrictThread(); err != nil {
 		return 0, &initError{ExitSetupFailed, err}
 	}
+	// Only this thread joins the groups the init stays out of (v1 memory
+	// and pids), so the workload starts there and the init does not.
+	if err := joinCgroups(join); err != nil {
+		return 0, &initError{ExitSetupFailed, fmt.Errorf("moving into the container's cgroup: %w", err)}
+	}
 	attr := &syscall.ProcAttr{
 		Dir:   cwd,
 		Env:   env,
@@ -163,17 +181,7 @@ func spawnWorkload(argv0 string, argv, env []string, cwd string, u execUser, tty
 			Ctty:       0,
 		},
 	}
-	// The thread joins the cgroups the init stays out of (v1 memory and
-	// pids) just for the fork: the workload starts there, and nothing the
-	// init does later is counted there.
-	if err := moveThread(join, 0); err != nil {
-		return 0, &initError{ExitSetupFailed, fmt.Errorf("moving into the container's cgroup: %w", err)}
-	}
-	pid, err := syscall.ForkExec(argv0, argv, attr)
-	if lerr := moveThread(join, 1); lerr != nil && err == nil {
-		err = &initError{ExitSetupFailed, fmt.Errorf("leaving the container's cgroup: %w", lerr)}
-	}
-	return pid, err
+	return syscall.ForkExec(argv0, argv, attr)
 }
 
 // execError turns a failed exec into the exit code Docker uses for it.
@@ -191,13 +199,13 @@ func execError(name string, err error) error {
 	return &initError{ExitSetupFailed, fmt.Errorf("starting %q: %w", name, err)}
 }
 
-// moveThread writes the calling thread into the cgroup tasks files of pairs
-// FdJoin...: side 0 is the container's groups, side 1 their parents.
+// joinCgroups writes the calling thread into the cgroup tasks files
+// FdJoin... .
 //
 // Preconditions: on a locked OS thread.
-func moveThread(join, side int) error {
+func joinCgroups(join int) error {
 	tid := []byte(strconv.Itoa(unix.Gettid()))
-	for fd := FdJoin + side; fd < FdJoin+join; fd += 2 {
+	for fd := FdJoin; fd < FdJoin+join; fd++ {
 		if _, err := unix.Write(fd, tid); err != nil {
 			return err
 		}

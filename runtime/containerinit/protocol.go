@@ -22,9 +22,8 @@ const (
 	FdStdin    = 7 // the user's stdin when attached with -i
 	FdStdout   = 8 // the user's stdout when attached
 	FdStderr   = 9 // the user's stderr when attached
-	// FdJoin is the first of Bootstrap.Join cgroup "tasks" files, in pairs
-	// (group, its parent): the thread that forks the workload joins each
-	// group for the fork and goes back to the parent after.
+	// FdJoin is the first of Bootstrap.Join cgroup "tasks" files: the
+	// thread that forks the workload joins each group first.
 	FdJoin = 10
 )
 
