@@ -466,3 +466,39 @@ func readCPU(t *testing.T, id string) (quota, period, shares int64) {
 	base := "/sys/fs/cgroup/cpu/berth/" + id + "/"
 	return read(base + "cpu.cfs_quota_us"), read(base + "cpu.cfs_period_us"), read(base + "cpu.shares")
 }
+
+func TestRun_InitOutsideMemoryAndPidsGroups(t *testing.T) {
+	m := testManager(t)
+	c := startDetached(t, m, baseConfig(t, "sleep", "30"))
+	kids := children(c.State.Pid)
+	if len(kids) != 1 {
+		t.Fatalf("init has children %v, want the workload alone", kids)
+	}
+	read := func(pid int) string {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	initCg, workCg := read(c.State.Pid), read(kids[0])
+	group := "/berth/" + c.ID
+	if unified, _ := isUnified(cgroupRoot); unified {
+		// v2 keeps a process's threads in one group: the init is inside.
+		if !strings.Contains(workCg, "0::"+group) {
+			t.Errorf("workload cgroups:\n%s", workCg)
+		}
+		return
+	}
+	for _, ctrl := range []string{"memory", "pids"} {
+		if !strings.Contains(workCg, ":"+ctrl+":"+group+"\n") {
+			t.Errorf("workload is not in %s group %s:\n%s", ctrl, group, workCg)
+		}
+		if !strings.Contains(initCg, ":"+ctrl+":/berth\n") {
+			t.Errorf("init is not in the %s parent /berth:\n%s", ctrl, initCg)
+		}
+	}
+	if !strings.Contains(initCg, ":cpu:"+group+"\n") && !strings.Contains(initCg, ","+"cpu"+":"+group+"\n") && !strings.Contains(initCg, "cpu,cpuacct:"+group) {
+		t.Errorf("init is not in the container's cpu group:\n%s", initCg)
+	}
+}
