@@ -7,22 +7,36 @@
 // path, resource limits, mounts) in a Config.
 //
 // Process model. The CLI (or, later, the engine) calls Manager.Create and
-// Manager.Start. Start re-executes the berth binary from a sealed, read-only
-// copy (see sealed.go) into fresh mount, PID, UTS, IPC and network
-// namespaces; that process is the container's init. It finishes the set-up
-// inside the namespaces (init_*.go), starts the workload as its child, and
+// Manager.Start. Start executes berth-init (package containerinit; berth
+// itself when berth-init is not installed beside it) from a sealed,
+// read-only view (see sealed.go) into fresh mount, PID, UTS, IPC and
+// network namespaces; that process is the container's init. It finishes the
+// set-up inside the namespaces, starts the workload as its child, and
 // stays PID 1: it reaps zombies, forwards signals, writes the workload's
 // output to the log file and records the exit status in the container's
 // directory before it exits. So logs and exit codes never depend on the
 // process that started the container still being alive.
 //
 // Decisions written down here:
-//   - State lives in <root>/containers/<id>/; the container's runtime files
-//     (the init's sync pipe is anonymous, so none yet) go under <run>.
-//   - The init is the full berth binary, opened through a detached,
-//     read-only overlayfs mount (as runc >= 1.2 does), so every container
-//     shares the binary's page cache and no container can write to it. Where
-//     the new mount API is missing it falls back to a sealed memfd copy.
+//   - State lives in <root>/containers/<id>/: config.json (written once),
+//     state.json (the init's pid and start time, written by the starter),
+//     exit.json (written by the init), the log, init.log (the init's own
+//     stderr) and the hostname, hosts and resolv.conf files bind-mounted
+//     into the container. A container's state is worked out from these and
+//     /proc on every read. Files of --rm containers skip fsync.
+//   - The init is its own small static binary, opened through a detached,
+//     read-only overlayfs mount (as runc >= 1.2 does) whose second layer is
+//     a detached empty tmpfs, so every container shares the binary's page
+//     cache and no container can write to it. Where the new mount API is
+//     missing it falls back to a sealed memfd copy.
+//   - On v1 the init stays out of the container's memory and pids groups
+//     (it sits in their /berth parent), as conmon stays out of its
+//     container's: the user's limits count only the workload, a fork bomb
+//     cannot starve the init of threads, and the container's OOM killer
+//     cannot pick it. The workload is forked from a thread that joined
+//     those groups. On v2 a process's threads share one group, so there
+//     the init is inside (TODO(berth): a leaf of its own and
+//     CLONE_INTO_CGROUP, once a v2 host can test it; issue 2 follow-up).
 //   - Capabilities: the workload gets Docker's default bounding set; the init
 //     keeps its own but is non-dumpable, so the workload cannot reach the
 //     host file descriptors it holds through /proc/1.
