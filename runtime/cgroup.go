@@ -14,11 +14,15 @@ type cgroup interface {
 	// out of its container's: its threads must not use up the container's
 	// pids.max (a Go process needs new threads at unforeseen moments, and
 	// dies if it cannot get one), nor may the container's OOM killer pick
-	// it. JoinFiles are the "tasks" files of those groups: the init moves
-	// the thread that forks the workload into them, so the workload starts
-	// inside every group.
+	// it. On v2, where a process's threads share one group, the init has
+	// a leaf of its own beside the container's group.
 	AddInit(pid int) error
-	JoinFiles() ([]*os.File, error)
+	// JoinFiles are files the init writes "0" into to move the workload's
+	// future parent into the container's groups just before the fork
+	// (join: v1 "tasks" files move the forking thread, v2 "cgroup.procs"
+	// the whole init), and back out just after (leave: v2 only; on v1 the
+	// forking thread ends with the fork).
+	JoinFiles() (join, leave []*os.File, err error)
 	// Procs lists the pids in the group, host view.
 	Procs() ([]int, error)
 	// OOMEventsPath is the file whose "oom_kill N" line counts OOM kills in

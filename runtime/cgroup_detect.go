@@ -14,7 +14,8 @@ import (
 
 // cgroupRoot is where the host mounts its cgroup filesystems: the unified
 // hierarchy itself (v2), or a tmpfs holding one mount per v1 hierarchy.
-const cgroupRoot = "/sys/fs/cgroup"
+// Tests point it at a hybrid host's cgroup2 mount to run containers on v2.
+var cgroupRoot = "/sys/fs/cgroup"
 
 // cgroupParent is the directory, at the root of every hierarchy we use, that
 // holds one group per container: <hierarchy>/berth/<id>.

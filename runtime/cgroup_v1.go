@@ -193,7 +193,7 @@ func (c *cgroupV1) AddInit(pid int) error {
 	return nil
 }
 
-func (c *cgroupV1) JoinFiles() ([]*os.File, error) {
+func (c *cgroupV1) JoinFiles() (join, leave []*os.File, err error) {
 	var tasks []*os.File
 	for _, dir := range c.host.dirs {
 		if !c.initStaysOut(dir) {
@@ -203,11 +203,11 @@ func (c *cgroupV1) JoinFiles() ([]*os.File, error) {
 		f, err := os.OpenFile(p, os.O_WRONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			closeAll(tasks)
-			return nil, fmt.Errorf("opening %s: %w", p, err)
+			return nil, nil, fmt.Errorf("opening %s: %w", p, err)
 		}
 		tasks = append(tasks, f)
 	}
-	return tasks, nil
+	return tasks, nil, nil
 }
 
 // initStaysOut tells the hierarchies the init does not join: memory and

@@ -104,6 +104,7 @@ func newCgroupV2(mount, id string, r Resources, controllers []string, devices []
 	if err != nil {
 		// The kernel detaches the device filter with the group.
 		_ = unix.Rmdir(c.dir())
+		_ = unix.Rmdir(c.initDir())
 		_ = removeCgroupParents([]string{mount})
 		return nil, fmt.Errorf("creating cgroup %s: %w", path, err)
 	}
@@ -114,6 +115,9 @@ func newCgroupV2(mount, id string, r Resources, controllers []string, devices []
 // attaches filter (nil: none).
 func (c *cgroupV2) create(controllers []string, res []cgroupSetting, filter asm.Instructions) error {
 	if err := makeCgroupDir(c.dir()); err != nil {
+		return err
+	}
+	if err := makeCgroupDir(c.initDir()); err != nil {
 		return err
 	}
 	if len(controllers) > 0 {
@@ -153,13 +157,29 @@ func (c *cgroupV2) AddProc(pid int) error {
 
 // Procs lists the processes in the group and below it. A group that is gone
 // has none.
-// AddInit puts the init into the group itself: v2 keeps all threads of a
-// process in one group, so the init counts against the container's limits.
-// TODO(berth): a leaf of its own beside the workload's, and CLONE_INTO_CGROUP
-// for the workload (issue 2 follow-up; needs a v2 host to test on).
-func (c *cgroupV2) AddInit(pid int) error { return c.AddProc(pid) }
+// initDir is the init's own leaf, /berth/<id>.init, beside the container's
+// group: no limits, and the kernel's no-internal-processes rule is kept.
+func (c *cgroupV2) initDir() string { return c.dir() + ".init" }
 
-func (c *cgroupV2) JoinFiles() ([]*os.File, error) { return nil, nil }
+func (c *cgroupV2) AddInit(pid int) error {
+	if err := addCgroupProc(c.initDir(), pid); err != nil {
+		return fmt.Errorf("adding init %d to cgroup %s.init: %w", pid, c.path, err)
+	}
+	return nil
+}
+
+func (c *cgroupV2) JoinFiles() (join, leave []*os.File, err error) {
+	in, err := os.OpenFile(filepath.Join(c.dir(), "cgroup.procs"), os.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening cgroup %s: %w", c.path, err)
+	}
+	out, err := os.OpenFile(filepath.Join(c.initDir(), "cgroup.procs"), os.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		in.Close()
+		return nil, nil, fmt.Errorf("opening cgroup %s.init: %w", c.path, err)
+	}
+	return []*os.File{in}, []*os.File{out}, nil
+}
 
 func (c *cgroupV2) Procs() ([]int, error) {
 	pids, err := readCgroupProcs(c.dir())
@@ -177,8 +197,10 @@ func (c *cgroupV2) OOMEventsPath() string {
 // Delete removes the group, then <mount>/berth if no other group uses it.
 // The kernel detaches and frees the group's device filter with it.
 func (c *cgroupV2) Delete() error {
-	if err := removeCgroupDir(c.dir()); err != nil {
-		return fmt.Errorf("deleting cgroup %s: %w", c.path, err)
+	for _, dir := range []string{c.dir(), c.initDir()} {
+		if err := removeCgroupDir(dir); err != nil {
+			return fmt.Errorf("deleting cgroup %s: %w", dir, err)
+		}
 	}
 	if err := removeCgroupParents([]string{c.mount}); err != nil {
 		return fmt.Errorf("deleting cgroup %s: %w", c.path, err)

@@ -306,7 +306,7 @@ func TestRun_NoHostFDsInside(t *testing.T) {
 
 func TestRun_MaskedAndReadOnlyPaths(t *testing.T) {
 	m := testManager(t)
-	out, _ := run(t, m, baseConfig(t, "sh", "-c", "wc -c < /proc/timer_list; echo 1 > /proc/sysrq-trigger 2>&1 || echo sysrq-ro; touch /sys/x 2>&1 || echo sys-ro; ls /sys/firmware | wc -l"))
+	out, _ := run(t, m, baseConfig(t, "sh", "-c", "exec 2>&1; wc -c < /proc/timer_list; echo 1 > /proc/sysrq-trigger 2>&1 || echo sysrq-ro; touch /sys/x 2>&1 || echo sys-ro; ls /sys/firmware | wc -l"))
 	lines := strings.Fields(out)
 	if len(lines) == 0 || lines[0] != "0" {
 		t.Errorf("/proc/timer_list is not masked: %q", out)

@@ -29,19 +29,16 @@
 //     a detached empty tmpfs, so every container shares the binary's page
 //     cache and no container can write to it. Where the new mount API is
 //     missing it falls back to a sealed memfd copy.
-//   - On v1 the init stays out of the container's memory and pids groups
-//     (it sits in their /berth parent), as conmon stays out of its
-//     container's: the user's limits count only the workload, a fork bomb
-//     cannot starve the init of threads, and the container's OOM killer
-//     cannot pick it. The workload is forked from a thread that joined
-//     those groups. On v2 a process's threads share one group, so there
-//     the init is inside (TODO(berth): a leaf of its own and
-//     CLONE_INTO_CGROUP, once a v2 host can test it; issue 2 follow-up).
-//   - Capabilities: the workload gets Docker's default bounding set; the init
-//     keeps its own but is non-dumpable, so the workload cannot reach the
-//     host file descriptors it holds through /proc/1.
-//   - The cgroup namespace is entered by the init after the parent has put
-//     it into the container's cgroup, so the container sees itself at "/".
+//   - The init stays out of the container's limits, as conmon stays out of
+//     its container's: the user's limits count only the workload, a fork
+//     bomb cannot starve the init of threads, and the container's OOM
+//     killer cannot pick it. On v1 it sits in the /berth parent of the
+//     memory and pids groups (and in the container's other groups), and
+//     the workload is forked from a thread that joined those two. On v2,
+//     where a process's threads share one group, it has a leaf of its own,
+//     /berth/<id>.init, and steps into /berth/<id> just for the fork. The
+//     cgroup namespace is entered after that step, so the workload sees
+//     its groups as "/".
 //   - cgroups are written directly (cgroup_fs.go: mkdir, and one small write
 //     per setting), not through github.com/containerd/cgroups, because
 //     linking that library cost every berth process, `berth --help`

@@ -92,12 +92,12 @@ func (m *Manager) spawn(c *Container, cg cgroup, stdio *Stdio) (*Process, error)
 		return nil, err
 	}
 	defer parentSock.Close()
-	files, hasOOM, err := m.initFiles(c, cg, childSock, stdio)
+	fds, err := m.initFiles(c, cg, childSock, stdio)
+	files := fds.files
 	defer closeAll(files)
 	if err != nil {
 		return nil, err
 	}
-	joins := len(files) - (containerinit.FdJoin - 3)
 	// The init's own stderr: where a crash of the init itself (a Go panic)
 	// lands, for the error message and for whoever debugs it later.
 	initLog, err := os.OpenFile(filepath.Join(c.Dir, initLogFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
@@ -134,7 +134,7 @@ func (m *Manager) spawn(c *Container, cg cgroup, stdio *Stdio) (*Process, error)
 	if err := cg.AddInit(cmd.Process.Pid); err != nil {
 		return fail(fmt.Errorf("moving init into its cgroup: %w", err))
 	}
-	b := containerinit.Bootstrap{ID: c.ID, StateDir: c.Dir, Spec: c.Config.initSpec(), Attached: stdio != nil, HasOOM: hasOOM, Join: joins, Ephemeral: c.Config.AutoRemove}
+	b := containerinit.Bootstrap{ID: c.ID, StateDir: c.Dir, Spec: c.Config.initSpec(), Attached: stdio != nil, HasOOM: fds.hasOOM, Join: fds.join, Leave: fds.leave, Ephemeral: c.Config.AutoRemove}
 	if err := json.NewEncoder(parentSock).Encode(&b); err != nil {
 		return fail(fmt.Errorf("sending config to init: %w", err))
 	}
@@ -178,26 +178,29 @@ func (m *Manager) unstart(c *Container, written <-chan error) {
 	_ = os.Remove(filepath.Join(c.Dir, stateFile))
 }
 
+// initFDs are the files the init is started with (see protocol.go).
+type initFDs struct {
+	files       []*os.File // fds 3 and up; nil entries are closed
+	hasOOM      bool       // the OOM counter is open
+	join, leave int        // cgroup files after FdStderr
+}
+
 // initFiles opens what the init gets as fds 3 and up (see protocol.go).
-func (m *Manager) initFiles(c *Container, cg cgroup, sync *os.File, stdio *Stdio) (files []*os.File, hasOOM bool, err error) {
-	files = make([]*os.File, containerinit.FdJoin-3)
+func (m *Manager) initFiles(c *Container, cg cgroup, sync *os.File, stdio *Stdio) (fds initFDs, err error) {
+	fds.files = make([]*os.File, containerinit.FdJoin-3)
+	files := fds.files
 	files[containerinit.FdSync-3] = sync
 	if files[containerinit.FdStateDir-3], err = os.OpenFile(c.Dir, unix.O_DIRECTORY|os.O_RDONLY, 0); err != nil {
-		return files, false, fmt.Errorf("opening container directory: %w", err)
+		return fds, fmt.Errorf("opening container directory: %w", err)
 	}
 	if files[containerinit.FdLog-3], err = os.OpenFile(c.LogPath(), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600); err != nil {
-		return files, false, fmt.Errorf("opening log file: %w", err)
+		return fds, fmt.Errorf("opening log file: %w", err)
 	}
 	if p := cg.OOMEventsPath(); p != "" {
 		if f, err := os.Open(p); err == nil {
-			files[containerinit.FdOOM-3], hasOOM = f, true
+			files[containerinit.FdOOM-3], fds.hasOOM = f, true
 		}
 	}
-	join, err := cg.JoinFiles()
-	if err != nil {
-		return files, false, err
-	}
-	files = append(files, join...)
 	if stdio != nil {
 		// The user's files are dup'ed: exec closes ours, the caller keeps theirs.
 		for i, f := range []*os.File{stdio.In, stdio.Out, stdio.Err} {
@@ -206,12 +209,18 @@ func (m *Manager) initFiles(c *Container, cg cgroup, sync *os.File, stdio *Stdio
 			}
 			fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 10)
 			if err != nil {
-				return files, false, fmt.Errorf("passing stdio to init: %w", err)
+				return fds, fmt.Errorf("passing stdio to init: %w", err)
 			}
 			files[containerinit.FdStdin-3+i] = os.NewFile(uintptr(fd), f.Name())
 		}
 	}
-	return files, hasOOM, nil
+	join, leave, err := cg.JoinFiles()
+	if err != nil {
+		return fds, err
+	}
+	fds.files = append(append(fds.files, join...), leave...)
+	fds.join, fds.leave = len(join), len(leave)
+	return fds, nil
 }
 
 func socketPair() (parent, child *os.File, err error) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	goruntime "runtime"
-	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -103,7 +102,7 @@ func startContainer(b *Bootstrap, sigsReady <-chan struct{}) (*workload, error) 
 		return nil, err
 	}
 	<-sigsReady
-	pid, err := spawnWorkload(argv0, c.Args, env, cwd, u, c.TTY, stdio.childFiles(), b.Join)
+	pid, err := spawnWorkload(argv0, c.Args, env, cwd, u, c.TTY, stdio.childFiles(), b.Join, b.Leave)
 	stdio.closeChildEnds()
 	if err != nil {
 		return nil, execError(c.Args[0], err)
@@ -132,7 +131,7 @@ func setHostname(c *Spec) error {
 // thread's. The thread is never unlocked, so it ends with this call and
 // its marks never reach the init; the Go runtime starts new threads from a
 // clean template thread, never from a locked one.
-func spawnWorkload(argv0 string, argv, env []string, cwd string, u execUser, tty bool, files []uintptr, join int) (int, error) {
+func spawnWorkload(argv0 string, argv, env []string, cwd string, u execUser, tty bool, files []uintptr, join, leave int) (int, error) {
 	type result struct {
 		pid int
 		err error
@@ -141,6 +140,10 @@ func spawnWorkload(argv0 string, argv, env []string, cwd string, u execUser, tty
 	go func() {
 		goruntime.LockOSThread()
 		pid, err := forkWorkload(argv0, argv, env, cwd, u, tty, files, join)
+		// On v2 the whole init moved in for the fork; out it goes again.
+		if lerr := writeZero(FdJoin+join, leave); lerr != nil && err == nil {
+			err = &initError{ExitSetupFailed, fmt.Errorf("leaving the container's cgroup: %w", lerr)}
+		}
 		done <- result{pid, err}
 	}()
 	r := <-done
@@ -151,8 +154,13 @@ func spawnWorkload(argv0 string, argv, env []string, cwd string, u execUser, tty
 //
 // Preconditions: on a locked OS thread that is never unlocked.
 func forkWorkload(argv0 string, argv, env []string, cwd string, u execUser, tty bool, files []uintptr, join int) (int, error) {
-	// The cgroup namespace is entered only now: the parent has put us
-	// into the container's cgroup, so the workload sees that group as "/".
+	// Into the groups the init stays out of: v1 memory and pids for this
+	// thread, v2 the container's group for the whole init.
+	if err := writeZero(FdJoin, join); err != nil {
+		return 0, &initError{ExitSetupFailed, fmt.Errorf("moving into the container's cgroup: %w", err)}
+	}
+	// The cgroup namespace is entered only now, inside every group of the
+	// container, so the workload sees its groups as "/".
 	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 		return 0, &initError{ExitSetupFailed, fmt.Errorf("creating cgroup namespace: %w", err)}
 	}
@@ -164,11 +172,6 @@ func forkWorkload(argv0 string, argv, env []string, cwd string, u execUser, tty 
 	}
 	if err := restrictThread(); err != nil {
 		return 0, &initError{ExitSetupFailed, err}
-	}
-	// Only this thread joins the groups the init stays out of (v1 memory
-	// and pids), so the workload starts there and the init does not.
-	if err := joinCgroups(join); err != nil {
-		return 0, &initError{ExitSetupFailed, fmt.Errorf("moving into the container's cgroup: %w", err)}
 	}
 	attr := &syscall.ProcAttr{
 		Dir:   cwd,
@@ -199,14 +202,12 @@ func execError(name string, err error) error {
 	return &initError{ExitSetupFailed, fmt.Errorf("starting %q: %w", name, err)}
 }
 
-// joinCgroups writes the calling thread into the cgroup tasks files
-// FdJoin... .
-//
-// Preconditions: on a locked OS thread.
-func joinCgroups(join int) error {
-	tid := []byte(strconv.Itoa(unix.Gettid()))
-	for fd := FdJoin; fd < FdJoin+join; fd++ {
-		if _, err := unix.Write(fd, tid); err != nil {
+// writeZero writes "0" into the n cgroup files from fd first on: in a v1
+// "tasks" file that moves the calling thread, in "cgroup.procs" the
+// calling process.
+func writeZero(first, n int) error {
+	for fd := first; fd < first+n; fd++ {
+		if _, err := unix.Write(fd, []byte("0")); err != nil {
 			return err
 		}
 	}

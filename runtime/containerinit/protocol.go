@@ -22,8 +22,10 @@ const (
 	FdStdin    = 7 // the user's stdin when attached with -i
 	FdStdout   = 8 // the user's stdout when attached
 	FdStderr   = 9 // the user's stderr when attached
-	// FdJoin is the first of Bootstrap.Join cgroup "tasks" files: the
-	// thread that forks the workload joins each group first.
+	// FdJoin is the first of Bootstrap.Join cgroup files the init writes
+	// "0" into just before it forks the workload, and Bootstrap.Leave
+	// more it writes "0" into just after: so the workload starts in the
+	// container's groups and the init lives outside them.
 	FdJoin = 10
 )
 
@@ -35,9 +37,10 @@ type Bootstrap struct {
 	ID       string `json:"id"`
 	StateDir string `json:"stateDir"` // host path of the container's directory
 	Spec     Spec   `json:"spec"`
-	Attached bool   `json:"attached"`       // fds 8 and 9 (and 7 with OpenStdin) are the user's
-	HasOOM   bool   `json:"hasOOM"`         // fd 6 is open
-	Join     int    `json:"join,omitempty"` // fds FdJoin... are cgroup tasks files
+	Attached bool   `json:"attached"`        // fds 8 and 9 (and 7 with OpenStdin) are the user's
+	HasOOM   bool   `json:"hasOOM"`          // fd 6 is open
+	Join     int    `json:"join,omitempty"`  // fds FdJoin... move the forking thread (or process) in
+	Leave    int    `json:"leave,omitempty"` // the fds after those move the init back out
 	// Ephemeral containers (--rm) skip fsync of their state files: after
 	// a crash nobody wants them back, and the next run cleans them up.
 	Ephemeral bool `json:"ephemeral,omitempty"`
