@@ -114,19 +114,8 @@ func noCgroupFS(root string) error {
 	}
 }
 
-// CgroupUnavailableError reports that the host lacks a cgroup file system or
-// a controller that berth needs to create containers.
-type CgroupUnavailableError struct {
-	Missing string // "the memory controller", "a cgroup file system"
-	Path    string // where it was looked for
-	Fix     string // what an operator can do about it
-}
-
 // Error reads: the memory controller is not available at
 // /sys/fs/cgroup/memory; mount it: ...
-func (e *CgroupUnavailableError) Error() string {
-	return fmt.Sprintf("%s is not available at %s; %s", e.Missing, e.Path, e.Fix)
-}
 
 // removeCgroupDir removes the group directory dir; a group that is gone is
 // no error. The kernel refuses while a process or a child group is in it

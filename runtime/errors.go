@@ -45,3 +45,16 @@ const (
 	ExitCannotExecute = containerinit.ExitCannotExecute // the command cannot be executed
 	ExitNotFound      = containerinit.ExitNotFound      // the command does not exist
 )
+
+// CgroupUnavailableError reports that the host lacks a cgroup file system or
+// a controller that berth needs to create containers.
+type CgroupUnavailableError struct {
+	Missing string // "the memory controller", "a cgroup file system"
+	Path    string // where it was looked for
+	Fix     string // what an operator can do about it
+}
+
+// Error says what is missing where; Fix is for the hint under it.
+func (e *CgroupUnavailableError) Error() string {
+	return fmt.Sprintf("%s is not available at %s", e.Missing, e.Path)
+}

@@ -42,6 +42,11 @@ func exitCode(code int) func(error) bool {
 // printError prints err once, as "error: ...", with a hint when one fits.
 func printError(w io.Writer, err error) {
 	fmt.Fprintf(w, "error: %v\n", err)
+	var cg *runtime.CgroupUnavailableError
+	if errors.As(err, &cg) {
+		fmt.Fprintf(w, "hint:  %s\n", cg.Fix)
+		return
+	}
 	for _, h := range hints {
 		if h.match(err) {
 			fmt.Fprintf(w, "hint:  %s\n", strings.ReplaceAll(h.text, "\n", "\n       "))
