@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -135,7 +134,7 @@ func (m *Manager) containerDir(id string) string {
 
 func newID() (string, error) {
 	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
+	if err := randomBytes(b); err != nil {
 		return "", fmt.Errorf("generating container id: %w", err)
 	}
 	return hex.EncodeToString(b), nil

@@ -1,9 +1,10 @@
 package runtime
 
 import (
-	"crypto/rand"
+	"encoding/binary"
 	"fmt"
-	"math/big"
+
+	"golang.org/x/sys/unix"
 )
 
 // Generated names read like Docker's ("quiet_hopper"): an adjective and a
@@ -36,9 +37,26 @@ func randomName(attempt int) string {
 }
 
 func randIndex(n int) int {
-	i, err := rand.Int(rand.Reader, big.NewInt(int64(n)))
-	if err != nil {
+	var b [8]byte
+	if randomBytes(b[:]) != nil {
 		return 0
 	}
-	return int(i.Int64())
+	return int(binary.LittleEndian.Uint64(b[:]) % uint64(n))
+}
+
+// randomBytes fills b from the kernel's random pool. getrandom(2) directly,
+// not crypto/rand: that package's FIPS machinery costs every berth process
+// its initialisation, and ids and names need no more than the kernel gives.
+func randomBytes(b []byte) error {
+	for len(b) > 0 {
+		n, err := unix.Getrandom(b, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("reading random bytes: %w", err)
+		}
+		b = b[n:]
+	}
+	return nil
 }
