@@ -272,3 +272,27 @@ func TestCLI_BerthRootEnvAndLogsFollow(t *testing.T) {
 		t.Errorf("--tail 1 = %q", tail)
 	}
 }
+
+func TestCLI_InteractiveTTY(t *testing.T) {
+	c := newCLI(t)
+	cmd := exec.Command(berthBin, "--root", c.root, "run", "--rm", "-it", "--rootfs", c.rootfs, "--", "sh")
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 80})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	// Typed at the prompt, as a user would; the shell's exit code is the
+	// container's, and so berth's.
+	if _, err := ptmx.Write([]byte("echo typed-$((6*7))\rexit 3\r")); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(ptmx)
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+		t.Errorf("berth run -it: %v, want exit status 3", err)
+	}
+	if !strings.Contains(string(out), "typed-42") {
+		t.Errorf("the shell did not run what was typed: %q", out)
+	}
+}
