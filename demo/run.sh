@@ -39,13 +39,14 @@ set -e
 b inspect -f 'OOMKilled={{.State.OOMKilled}} ExitCode={{.State.ExitCode}}' hog
 b rm hog
 
-echo; echo "== a detached web server; the loopback inside its network namespace"
-b run -d --name web --rootfs "$rootfs" -- httpd -f -v -p 127.0.0.1:8080 -h /www >/dev/null
+echo; echo "== a detached web server, which fetches its own page over its loopback"
+b run -d --name web --rootfs "$rootfs" -- sh -c 'httpd -f -v -p 127.0.0.1:8080 -h /www & sleep 0.5; timeout 2 wget -q -O- http://127.0.0.1:8080/; wait' >/dev/null
+sleep 1
 b ps
-echo "\$ berth exec-less check: wget inside a second container cannot see it (own network namespace)"
-b run --rm --rootfs "$rootfs" -- sh -c 'timeout 2 wget -q -O- http://127.0.0.1:8080/ || echo "not reachable: separate network namespace"'
+b logs web
+echo "== a second container has a network namespace of its own: the server is not there"
+b run --rm --rootfs "$rootfs" -- sh -c 'timeout 2 wget -q -O- http://127.0.0.1:8080/ 2>/dev/null || echo "127.0.0.1:8080: nothing listens here"'
 b stop -t 2 web
-b logs web | tail -3 || true
 b ps -a
 b rm web
 echo; echo "demo done; nothing is left behind"
