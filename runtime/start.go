@@ -1,18 +1,14 @@
 package runtime
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/berthproject/berth/runtime/containerinit"
 )
@@ -44,11 +40,6 @@ func (p *Process) Wait() ExitStatus {
 // Release lets the container run on after the caller exits.
 func (p *Process) Release() error { return p.cmd.Process.Release() }
 
-// initFlags are the namespaces a container's init is born into. The cgroup
-// namespace comes later, from the init itself (see spawnWorkload).
-const initFlags = unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS |
-	unix.CLONE_NEWIPC | unix.CLONE_NEWNET
-
 // Start runs a created container. With stdio it is attached: the init
 // copies the workload's output there as well as to the log.
 func (m *Manager) Start(c *Container, stdio *Stdio) (*Process, error) {
@@ -58,12 +49,46 @@ func (m *Manager) Start(c *Container, stdio *Stdio) (*Process, error) {
 	if c.State.Status != StatusCreated {
 		return nil, fmt.Errorf("container %s was already started: %w", c.Name(), ErrRunning)
 	}
-	cg, err := newCgroup(c.ID, c.Config.Resources)
+	pre, err := spawnInit()
 	if err != nil {
 		return nil, &StartError{c.Name(), ExitSetupFailed, err}
 	}
-	p, err := m.spawn(c, cg, stdio)
+	return m.start(c, stdio, pre)
+}
+
+// Run creates a container and starts it, as `berth run` does. The init is
+// started first, so that its own start-up (a Go runtime's, a few ms) runs
+// on the other core while the container's directory and cgroup are made.
+// A container that was created but failed to start is returned with the
+// error, so the caller can remove it.
+func (m *Manager) Run(cfg Config, stdio *Stdio) (*Container, *Process, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil, ErrNotRoot
+	}
+	pre, err := spawnInit()
 	if err != nil {
+		return nil, nil, fmt.Errorf("starting a container: %w", err)
+	}
+	c, err := m.Create(cfg)
+	if err != nil {
+		pre.abort()
+		return nil, nil, err
+	}
+	p, err := m.start(c, stdio, pre)
+	return c, p, err
+}
+
+// start finishes a start with an init already spawned: the cgroup, the
+// files the init needs, and the handshake.
+func (m *Manager) start(c *Container, stdio *Stdio, pre *pendingInit) (*Process, error) {
+	cg, err := newCgroup(c.ID, c.Config.Resources)
+	if err != nil {
+		pre.abort()
+		return nil, &StartError{c.Name(), ExitSetupFailed, err}
+	}
+	p, err := m.handshake(c, cg, stdio, pre)
+	if err != nil {
+		pre.abort()
 		_ = cg.Delete()
 		var se *StartError
 		if errors.As(err, &se) {
@@ -74,91 +99,45 @@ func (m *Manager) Start(c *Container, stdio *Stdio) (*Process, error) {
 	return p, nil
 }
 
-func (m *Manager) spawn(c *Container, cg cgroup, stdio *Stdio) (*Process, error) {
-	exe, err := sealedExe()
+// handshake gives the waiting init its container (see protocol.go).
+func (m *Manager) handshake(c *Container, cg cgroup, stdio *Stdio, pre *pendingInit) (*Process, error) {
+	fds, err := m.initFiles(c, cg, stdio)
+	defer closeAll(fds.files)
 	if err != nil {
 		return nil, err
 	}
-	defer exe.Close()
-	// The child's fds 3-9 are overwritten before exec (ExtraFiles), so the
-	// path we exec must name an fd above them.
-	exeFd, err := unix.FcntlInt(exe.Fd(), unix.F_DUPFD_CLOEXEC, 64)
-	if err != nil {
-		return nil, fmt.Errorf("duplicating sealed binary fd: %w", err)
+	if err := cg.AddInit(pre.cmd.Process.Pid); err != nil {
+		return nil, fmt.Errorf("moving init into its cgroup: %w", err)
 	}
-	defer unix.Close(exeFd)
-	parentSock, childSock, err := socketPair()
-	if err != nil {
-		return nil, err
+	b := containerinit.Bootstrap{
+		ID: c.ID, StateDir: c.Dir, Spec: c.Config.initSpec(), Attached: stdio != nil,
+		HasOOM: fds.hasOOM, Join: fds.join, Leave: fds.leave, Ephemeral: c.Config.AutoRemove,
+		Fds: fds.targets,
 	}
-	defer parentSock.Close()
-	fds, err := m.initFiles(c, cg, childSock, stdio)
-	files := fds.files
-	defer closeAll(files)
-	if err != nil {
-		return nil, err
-	}
-	// The init's own stderr: where a crash of the init itself (a Go panic)
-	// lands, for the error message and for whoever debugs it later.
-	initLog, err := os.OpenFile(filepath.Join(c.Dir, initLogFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("opening init log: %w", err)
-	}
-	defer initLog.Close()
-	cmd := &exec.Cmd{
-		Path:       "/proc/self/fd/" + strconv.Itoa(exeFd),
-		Stderr:     initLog,
-		Args:       []string{"berth-init", containerinit.Arg},
-		Env:        []string{"GOMAXPROCS=1", "GOGC=50"},
-		ExtraFiles: files,
-		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: initFlags,
-			// Its own session: the user's ^C reaches the CLI, which
-			// forwards it once, instead of hitting both.
-			Setsid: true,
-		},
-	}
-	if err := cmd.Start(); err != nil {
-		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSPC) {
-			return nil, fmt.Errorf("creating the container's namespaces (mount, pid, uts, ipc, net): %w: %w", ErrNamespaces, err)
-		}
-		return nil, fmt.Errorf("starting the container's init: %w", err)
-	}
-	closeAll(files)
-	files = nil
-	fail := func(err error) (*Process, error) {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return nil, err
-	}
-	if err := cg.AddInit(cmd.Process.Pid); err != nil {
-		return fail(fmt.Errorf("moving init into its cgroup: %w", err))
-	}
-	b := containerinit.Bootstrap{ID: c.ID, StateDir: c.Dir, Spec: c.Config.initSpec(), Attached: stdio != nil, HasOOM: fds.hasOOM, Join: fds.join, Leave: fds.leave, Ephemeral: c.Config.AutoRemove}
-	if err := json.NewEncoder(parentSock).Encode(&b); err != nil {
-		return fail(fmt.Errorf("sending config to init: %w", err))
+	if err := pre.send(&b, fds.files); err != nil {
+		return nil, fmt.Errorf("sending config to init: %w", err)
 	}
 	// state.json is written while the init sets the container up, on the
 	// other core: it is off the start's critical path, and taken back if
 	// the start fails.
 	stateWritten := make(chan error, 1)
-	go func() { stateWritten <- m.writeStarted(c, cmd.Process.Pid) }()
-	var r containerinit.Reply
-	if err := json.NewDecoder(parentSock).Decode(&r); err != nil {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+	go func() { stateWritten <- m.writeStarted(c, pre.cmd.Process.Pid) }()
+	r, err := pre.receive()
+	if err != nil {
+		pre.abort()
 		m.unstart(c, stateWritten)
-		return nil, fmt.Errorf("berth's init died during set-up (%v)%s", cmd.ProcessState, initLogTail(c.Dir))
+		return nil, fmt.Errorf("berth's init died during set-up (%v)%s", pre.cmd.ProcessState, initLogTail(c.Dir))
 	}
 	if r.Error != "" {
-		_ = cmd.Wait()
+		_ = pre.cmd.Wait()
 		m.unstart(c, stateWritten)
 		return nil, &StartError{c.Name(), r.Code, errors.New(r.Error)}
 	}
 	if err := <-stateWritten; err != nil {
-		return fail(err)
+		return nil, err
 	}
-	return &Process{cmd: cmd, c: c}, nil
+	pre.sock.Close()
+	return &Process{cmd: pre.cmd, c: c}, nil
 }
 
 // writeStarted records that the container's init runs as pid.
@@ -176,59 +155,6 @@ func (m *Manager) writeStarted(c *Container, pid int) error {
 func (m *Manager) unstart(c *Container, written <-chan error) {
 	<-written
 	_ = os.Remove(filepath.Join(c.Dir, stateFile))
-}
-
-// initFDs are the files the init is started with (see protocol.go).
-type initFDs struct {
-	files       []*os.File // fds 3 and up; nil entries are closed
-	hasOOM      bool       // the OOM counter is open
-	join, leave int        // cgroup files after FdStderr
-}
-
-// initFiles opens what the init gets as fds 3 and up (see protocol.go).
-func (m *Manager) initFiles(c *Container, cg cgroup, sync *os.File, stdio *Stdio) (fds initFDs, err error) {
-	fds.files = make([]*os.File, containerinit.FdJoin-3)
-	files := fds.files
-	files[containerinit.FdSync-3] = sync
-	if files[containerinit.FdStateDir-3], err = os.OpenFile(c.Dir, unix.O_DIRECTORY|os.O_RDONLY, 0); err != nil {
-		return fds, fmt.Errorf("opening container directory: %w", err)
-	}
-	if files[containerinit.FdLog-3], err = os.OpenFile(c.LogPath(), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600); err != nil {
-		return fds, fmt.Errorf("opening log file: %w", err)
-	}
-	if p := cg.OOMEventsPath(); p != "" {
-		if f, err := os.Open(p); err == nil {
-			files[containerinit.FdOOM-3], fds.hasOOM = f, true
-		}
-	}
-	if stdio != nil {
-		// The user's files are dup'ed: exec closes ours, the caller keeps theirs.
-		for i, f := range []*os.File{stdio.In, stdio.Out, stdio.Err} {
-			if f == nil || (i == 0 && !c.Config.OpenStdin) {
-				continue
-			}
-			fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 10)
-			if err != nil {
-				return fds, fmt.Errorf("passing stdio to init: %w", err)
-			}
-			files[containerinit.FdStdin-3+i] = os.NewFile(uintptr(fd), f.Name())
-		}
-	}
-	join, leave, err := cg.JoinFiles()
-	if err != nil {
-		return fds, err
-	}
-	fds.files = append(append(fds.files, join...), leave...)
-	fds.join, fds.leave = len(join), len(leave)
-	return fds, nil
-}
-
-func socketPair() (parent, child *os.File, err error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, nil, fmt.Errorf("creating init socket: %w", err)
-	}
-	return os.NewFile(uintptr(fds[0]), "sync-parent"), os.NewFile(uintptr(fds[1]), "sync-child"), nil
 }
 
 func closeAll(files []*os.File) {

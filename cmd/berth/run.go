@@ -97,18 +97,14 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, args []string)
 	if err != nil {
 		return &exitError{code: 125, err: err}
 	}
-	c, err := m.Create(cfg)
-	if err != nil {
-		return &exitError{code: 125, err: err}
-	}
 	if o.detach {
-		return runDetached(g, m, c)
+		return runDetached(g, m, cfg)
 	}
-	return runAttached(ctx, m, c, o)
+	return runAttached(ctx, m, cfg, o)
 }
 
-func runDetached(g *globalOptions, m *runtime.Manager, c *runtime.Container) error {
-	p, err := m.Start(c, nil)
+func runDetached(g *globalOptions, m *runtime.Manager, cfg runtime.Config) error {
+	c, p, err := m.Run(cfg, nil)
 	if err != nil {
 		return startFailed(m, c, err)
 	}
@@ -124,7 +120,7 @@ func runDetached(g *globalOptions, m *runtime.Manager, c *runtime.Container) err
 	return nil
 }
 
-func runAttached(ctx context.Context, m *runtime.Manager, c *runtime.Container, o *runOptions) error {
+func runAttached(ctx context.Context, m *runtime.Manager, cfg runtime.Config, o *runOptions) error {
 	stdio := &runtime.Stdio{Out: os.Stdout, Err: os.Stderr}
 	if o.interactive {
 		stdio.In = os.Stdin
@@ -139,7 +135,7 @@ func runAttached(ctx context.Context, m *runtime.Manager, c *runtime.Container, 
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH)
 	defer signal.Stop(sigs)
-	p, err := m.Start(c, stdio)
+	c, p, err := m.Run(cfg, stdio)
 	if err != nil {
 		return startFailed(m, c, err)
 	}
@@ -157,10 +153,11 @@ func runAttached(ctx context.Context, m *runtime.Manager, c *runtime.Container, 
 	return &exitError{code: st.ExitCode}
 }
 
-// startFailed reports a container that did not start, removing it with
-// --rm, and exits with Docker's code for the failure.
+// startFailed reports a container that was not created (c is nil) or did
+// not start, removing it with --rm, and exits with Docker's code for the
+// failure.
 func startFailed(m *runtime.Manager, c *runtime.Container, err error) error {
-	if c.Config.AutoRemove {
+	if c != nil && c.Config.AutoRemove {
 		_ = m.Remove(context.Background(), c, true)
 	}
 	code := 125

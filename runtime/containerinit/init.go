@@ -52,11 +52,12 @@ func runInit() int {
 	_ = os.WriteFile("/proc/self/comm", []byte("berth-init"), 0)
 	sigs, sigsReady := notifySignals()
 	sync := os.NewFile(FdSync, "sync")
-	var b Bootstrap
-	if err := json.NewDecoder(sync).Decode(&b); err != nil {
+	b, err := receiveBootstrap()
+	if err != nil {
+		_ = json.NewEncoder(sync).Encode(Reply{Error: err.Error(), Code: ExitSetupFailed})
 		return ExitSetupFailed
 	}
-	w, err := startContainer(&b, sigsReady)
+	w, err := startContainer(b, sigsReady)
 	if err != nil {
 		code := ExitSetupFailed
 		var ie *initError
@@ -68,7 +69,7 @@ func runInit() int {
 	}
 	_ = json.NewEncoder(sync).Encode(Reply{Pid: w.pid})
 	sync.Close()
-	return supervise(&b, w, sigs)
+	return supervise(b, w, sigs)
 }
 
 // startContainer finishes the container inside its namespaces and starts
@@ -212,4 +213,54 @@ func writeZero(first, n int) error {
 		}
 	}
 	return nil
+}
+
+// receiveBootstrap reads the parent's one message and moves the files that
+// came with it to the fd numbers it names.
+func receiveBootstrap() (*Bootstrap, error) {
+	buf := make([]byte, MaxBootstrap)
+	oob := make([]byte, unix.CmsgSpace(64*4))
+	n, oobn, flags, _, err := unix.Recvmsg(FdSync, buf, oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("reading the container's configuration: %w", err)
+	}
+	if flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 {
+		return nil, errors.New("reading the container's configuration: message truncated")
+	}
+	var fds []int
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil {
+		return nil, fmt.Errorf("reading the container's files: %w", err)
+	}
+	for _, m := range msgs {
+		got, err := unix.ParseUnixRights(&m)
+		if err != nil {
+			return nil, fmt.Errorf("reading the container's files: %w", err)
+		}
+		fds = append(fds, got...)
+	}
+	var b Bootstrap
+	if err := json.Unmarshal(buf[:n], &b); err != nil {
+		return nil, fmt.Errorf("reading the container's configuration: %w", err)
+	}
+	if len(fds) != len(b.Fds) {
+		return nil, fmt.Errorf("got %d files for %d slots", len(fds), len(b.Fds))
+	}
+	// Received fds land on the lowest free numbers, which may be slots
+	// still to fill: park them all high first, then move them in.
+	for i, fd := range fds {
+		high, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 512)
+		if err != nil {
+			return nil, fmt.Errorf("placing the container's files: %w", err)
+		}
+		unix.Close(fd)
+		fds[i] = high
+	}
+	for i, fd := range fds {
+		if err := unix.Dup3(fd, b.Fds[i], 0); err != nil {
+			return nil, fmt.Errorf("placing the container's files: %w", err)
+		}
+		unix.Close(fd)
+	}
+	return &b, nil
 }

@@ -1,32 +1,42 @@
 package containerinit
 
-// The init handshake. The parent starts the init in its new namespaces and
-// talks to it over a socket pair passed as fd 3:
+// The init handshake. The parent starts the init in its new namespaces with
+// one end of a SOCK_SEQPACKET pair as fd 3, before it has even made the
+// container's directory, so the init's start-up runs meanwhile:
 //
-//	parent            -> puts the init's pid into the container's cgroup
-//	parent -> init    Bootstrap (JSON): id, config, which fds are attached
+//	parent            starts the init; creates the container and its cgroup
+//	parent            puts the init's pid into the container's cgroup
+//	parent -> init    Bootstrap (JSON) and, in the same message, the files
+//	                  it names (SCM_RIGHTS); the init moves each to its Fds slot
 //	init              mounts, pivots, resolves user and command, starts the workload
-//	init   -> parent  reply (JSON): the workload's pid, or an error and exit code
+//	init   -> parent  Reply (JSON): the workload's pid, or an error and exit code
 //	init              closes the socket; from here on it only supervises
 //
 // The parent sends the Bootstrap only after the cgroup move, so nothing the
 // workload does ever runs outside its limits.
 
-// File descriptors the init is started with, besides 0-2 (/dev/null).
-// The parent passes them as exec.Cmd.ExtraFiles, in this order.
+// MaxBootstrap is the largest Bootstrap message, in bytes: it must fit in
+// the socket's send buffer in one piece.
+const MaxBootstrap = 160 << 10
+
+// File descriptors of the init: fd 3 from its start, the others moved
+// there from the Bootstrap message (fd 2 becomes init.log).
 const (
-	FdSync     = 3 // the socket pair
-	FdStateDir = 4 // the container's directory, for exit.json after pivot_root
-	FdLog      = 5 // the container's log file, opened for append
-	FdOOM      = 6 // the cgroup file counting OOM kills; may be absent
-	FdStdin    = 7 // the user's stdin when attached with -i
-	FdStdout   = 8 // the user's stdout when attached
-	FdStderr   = 9 // the user's stderr when attached
+	FdSync = 3 // the socket pair, from the start
+	// The rest are moved in from the Bootstrap message, to numbers well
+	// above what the Go runtime takes for itself (its epoll and eventfd
+	// get the lowest free ones, whenever it first needs them).
+	FdStateDir = 100 // the container's directory, for exit.json after pivot_root
+	FdLog      = 101 // the container's log file, opened for append
+	FdOOM      = 102 // the cgroup file counting OOM kills; may be absent
+	FdStdin    = 103 // the user's stdin when attached with -i
+	FdStdout   = 104 // the user's stdout when attached
+	FdStderr   = 105 // the user's stderr when attached
 	// FdJoin is the first of Bootstrap.Join cgroup files the init writes
 	// "0" into just before it forks the workload, and Bootstrap.Leave
 	// more it writes "0" into just after: so the workload starts in the
 	// container's groups and the init lives outside them.
-	FdJoin = 10
+	FdJoin = 106
 )
 
 // Arg is os.Args[1] of a process that must run as a container's init.
@@ -44,6 +54,9 @@ type Bootstrap struct {
 	// Ephemeral containers (--rm) skip fsync of their state files: after
 	// a crash nobody wants them back, and the next run cleans them up.
 	Ephemeral bool `json:"ephemeral,omitempty"`
+	// Fds says, for each file passed with this message, in order, the fd
+	// number the init moves it to.
+	Fds []int `json:"fds"`
 }
 
 // Reply is the init's answer: the workload started, or why not.
