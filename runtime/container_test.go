@@ -502,3 +502,33 @@ func TestRun_InitOutsideMemoryAndPidsGroups(t *testing.T) {
 		t.Errorf("init is not in the container's cpu group:\n%s", initCg)
 	}
 }
+
+func TestKill_RealTimeSignalForwarded(t *testing.T) {
+	m := testManager(t)
+	// systemd and others stop on SIGRTMIN+3 (37); the init catches the
+	// real-time signals only once the container runs, so keep sending
+	// until the trap fires.
+	c := startDetached(t, m, baseConfig(t, "sh", "-c", "trap 'exit 9' 37; echo ready; while true; do sleep 0.05; done"))
+	eventually(t, "the trap to be set", func() bool {
+		b, _ := os.ReadFile(c.LogPath())
+		return strings.Contains(string(b), "ready")
+	})
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		fresh, err := m.Get(c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !fresh.State.Running {
+			if fresh.State.ExitCode != 9 {
+				t.Errorf("exit code %d, want 9 from the trap on signal 37", fresh.State.ExitCode)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("signal 37 never reached the workload")
+		}
+		_ = m.Kill(fresh, unix.Signal(37))
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,25 +25,43 @@ type ExitStatus struct {
 
 const ExitFile = "exit.json"
 
-// notifySignals starts catching every signal the workload could be sent,
-// SIGCHLD included, so none is lost between the workload's start and the
-// supervision loop. Enabling ~60 signals costs Go milliseconds of
-// hand-offs between its threads, so it runs beside the mount set-up;
-// ready closes when it is done, and the workload starts only after.
+// commonSignals are the signals caught before the workload starts: SIGCHLD,
+// and those a user sends (berth kill, berth stop) or a terminal raises.
+// Go would exit on several of them if they were not caught.
+var commonSignals = []os.Signal{
+	unix.SIGCHLD, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT,
+	unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH, unix.SIGALRM, unix.SIGCONT,
+	unix.SIGPWR, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU,
+}
+
+// notifySignals starts catching commonSignals, beside the mount set-up:
+// Go enables each signal with a hand-off between two of its threads, tens
+// of microseconds apiece here. ready closes when they are caught; the
+// workload starts only after that.
 func notifySignals() (sigs chan os.Signal, ready <-chan struct{}) {
 	sigs = make(chan os.Signal, 128)
 	done := make(chan struct{})
 	go func() {
-		var all []os.Signal
-		for n := 1; n <= 64; n++ {
-			if s := unix.Signal(n); s != unix.SIGKILL && s != unix.SIGSTOP {
-				all = append(all, s)
-			}
-		}
-		signal.Notify(sigs, all...)
+		signal.Notify(sigs, commonSignals...)
 		close(done)
 	}()
 	return sigs, done
+}
+
+// notifyRest catches every other signal a process may be sent (real-time
+// signals included: systemd, for one, stops on SIGRTMIN+3), once the
+// container runs: off the start's critical path. Go ignores those signals
+// until then; they cannot come from berth before the start returns.
+func notifyRest(sigs chan os.Signal) {
+	var rest []os.Signal
+	for n := 1; n <= 64; n++ {
+		s := unix.Signal(n)
+		if s == unix.SIGKILL || s == unix.SIGSTOP || slices.Contains(commonSignals, os.Signal(s)) {
+			continue
+		}
+		rest = append(rest, s)
+	}
+	signal.Notify(sigs, rest...)
 }
 
 // supervise is the init's life after the workload started: forward
@@ -50,6 +69,7 @@ func notifySignals() (sigs chan os.Signal, ready <-chan struct{}) {
 // and record why. It returns the init's own exit code, the workload's.
 func supervise(b *Bootstrap, w *workload, sigs chan os.Signal) int {
 	w.io.start()
+	go notifyRest(sigs)
 	shrink()
 	ws, done := reap(w.pid)
 	for !done {
