@@ -6,8 +6,11 @@
 // nothing of stacks, services or images; it gets plain values (a rootfs
 // path, resource limits, mounts) in a Config.
 //
-// Process model. The CLI (or, later, the engine) calls Manager.Create and
-// Manager.Start. Start executes berth-init (package containerinit; berth
+// Process model. The CLI (or, later, the engine) calls Manager.Run, or
+// Manager.Create and Manager.Start. Run starts the init before it creates
+// the container, so the init's own start-up (a Go runtime's) overlaps the
+// container's directory and cgroup; the init gets its container later, in
+// one message (containerinit/protocol.go). Start executes berth-init (package containerinit; berth
 // itself when berth-init is not installed beside it) from a sealed,
 // read-only view (see sealed.go) into fresh mount, PID, UTS, IPC and
 // network namespaces; that process is the container's init. It finishes the
