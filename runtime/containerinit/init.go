@@ -218,7 +218,13 @@ func writeZero(first, n int) error {
 // receiveBootstrap reads the parent's one message and moves the files that
 // came with it to the fd numbers it names.
 func receiveBootstrap() (*Bootstrap, error) {
-	buf := make([]byte, MaxBootstrap)
+	// Peek at the message's size first: a buffer of MaxBootstrap would
+	// stay in the init's memory for the container's whole life.
+	size, _, _, _, err := unix.Recvmsg(FdSync, nil, nil, unix.MSG_PEEK|unix.MSG_TRUNC)
+	if err != nil {
+		return nil, fmt.Errorf("reading the container's configuration: %w", err)
+	}
+	buf := make([]byte, size)
 	oob := make([]byte, unix.CmsgSpace(64*4))
 	n, oobn, flags, _, err := unix.Recvmsg(FdSync, buf, oob, unix.MSG_CMSG_CLOEXEC)
 	if err != nil {

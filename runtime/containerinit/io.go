@@ -113,7 +113,7 @@ func (w *workloadIO) copyOut(r *os.File, stream string, user *os.File) {
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
-		buf := make([]byte, 32<<10)
+		buf := make([]byte, 8<<10)
 		for {
 			n, err := r.Read(buf)
 			if n > 0 {
