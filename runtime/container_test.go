@@ -472,7 +472,8 @@ func TestRun_InitOutsideMemoryAndPidsGroups(t *testing.T) {
 	c := startDetached(t, m, baseConfig(t, "sleep", "30"))
 	kids := children(c.State.Pid)
 	if len(kids) != 1 {
-		t.Fatalf("init has children %v, want the workload alone", kids)
+		initLog, _ := os.ReadFile(filepath.Join(c.Dir, initLogFile))
+		t.Fatalf("init has children %v, want the workload alone; state %+v; init.log:\n%s", kids, c.State, initLog)
 	}
 	read := func(pid int) string {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))

@@ -11,6 +11,18 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// init pins a container init's main goroutine to the main thread, while
+// package initialisation still runs there. Nothing else then ever runs on
+// that thread, so the thread that forks the workload, and so joins the
+// container's memory and pids groups for good (see spawnWorkload), is
+// never the thread-group leader, whose group the kernel charges the whole
+// process's memory to and /proc/PID/cgroup reports.
+func init() {
+	if len(os.Args) >= 2 && os.Args[1] == Arg {
+		goruntime.LockOSThread()
+	}
+}
+
 // MaybeRun turns this process into a container's init when it was started
 // as one, and never returns in that case. berth's main calls it first
 // thing: the berth binary is the init's fallback when berth-init is not
