@@ -10,8 +10,12 @@ import (
 // config.json in the container's directory and never changes afterwards.
 type Config struct {
 	Name   string `json:"name"`
-	Image  string `json:"image"`  // what the user named: an image, or the rootfs path
-	Rootfs string `json:"rootfs"` // absolute path of the root filesystem
+	Image  string `json:"image"`            // what the user named: an image, or the rootfs path
+	Rootfs string `json:"rootfs,omitempty"` // absolute path of the root filesystem
+	// Layers are unpacked image layers, bottom first. When set, the root
+	// filesystem is an overlay of them with the container's own upper
+	// directory on top, and Rootfs stays empty.
+	Layers []string `json:"layers,omitempty"`
 	// Args is the full argv of the workload: entrypoint followed by command.
 	Args       []string  `json:"args"`
 	Env        []string  `json:"env,omitempty"`
@@ -54,7 +58,7 @@ const DefaultStopTimeout = 10 * time.Second
 // initSpec is the part of c the container's init needs.
 func (c *Config) initSpec() containerinit.Spec {
 	return containerinit.Spec{
-		Rootfs: c.Rootfs, Args: c.Args, Env: c.Env, User: c.User,
+		Rootfs: c.Rootfs, Lowers: c.Layers, Args: c.Args, Env: c.Env, User: c.User,
 		WorkingDir: c.WorkingDir, Hostname: c.Hostname, Domainname: c.Domainname,
 		TTY: c.TTY, OpenStdin: c.OpenStdin, ReadOnly: c.ReadOnly, Mounts: c.Mounts,
 	}

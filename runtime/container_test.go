@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -14,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berthproject/berth/internal/testutil"
 	"github.com/berthproject/berth/runtime/containerinit"
 )
 
@@ -531,5 +533,54 @@ func TestKill_RealTimeSignalForwarded(t *testing.T) {
 		}
 		_ = m.Kill(fresh, unix.Signal(37))
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestRun_OverlayOfLayers(t *testing.T) {
+	m := testManager(t)
+	base := testutil.BusyboxRootfs(t)
+	if err := os.WriteFile(filepath.Join(base, "etc", "gone"), []byte("lower"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A second layer: a new file, and an overlayfs whiteout (a 0/0
+	// character device) hiding a file of the layer below.
+	top := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(top, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(top, "etc", "added"), []byte("from the top layer\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mknod(filepath.Join(top, "etc", "gone"), unix.S_IFCHR, 0); err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Layers: []string{base, top}, Args: []string{"sh", "-c", "cat /etc/added; ls /etc/gone 2>&1; echo new > /written; cat /written"}}
+	c, err := m.Create(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, w, _ := os.Pipe()
+	p, err := m.Start(c, &Stdio{Out: w, Err: w})
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(r)
+	st := p.Wait()
+	if st.ExitCode != 0 || !strings.Contains(string(out), "from the top layer") || !strings.Contains(string(out), "No such file") {
+		t.Errorf("exit %d, output:\n%s", st.ExitCode, out)
+	}
+	// The write landed in the container's upper directory, not a layer.
+	if b, err := os.ReadFile(filepath.Join(c.Dir, "upper", "written")); err != nil || string(b) != "new\n" {
+		t.Errorf("upper/written = %q, %v", b, err)
+	}
+	for _, l := range []string{base, top} {
+		if _, err := os.Stat(filepath.Join(l, "written")); err == nil {
+			t.Errorf("the write reached layer %s", l)
+		}
+	}
+	host, _ := os.ReadFile("/proc/self/mountinfo")
+	if strings.Contains(string(host), c.ID) {
+		t.Error("the overlay is mounted on the host")
 	}
 }

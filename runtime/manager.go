@@ -78,6 +78,17 @@ func validate(cfg *Config) error {
 	if len(cfg.Args) == 0 {
 		return fmt.Errorf("no command given: name one after the rootfs or image")
 	}
+	if len(cfg.Layers) > 0 {
+		if cfg.Rootfs != "" {
+			return fmt.Errorf("a container has a rootfs directory or image layers, not both")
+		}
+		for _, l := range cfg.Layers {
+			if st, err := os.Stat(l); err != nil || !st.IsDir() || !filepath.IsAbs(l) {
+				return fmt.Errorf("image layer %s is missing: remove the image and pull or import it again", l)
+			}
+		}
+		return validateRest(cfg)
+	}
 	if cfg.Rootfs == "" {
 		return fmt.Errorf("no root filesystem given")
 	}
@@ -93,6 +104,11 @@ func validate(cfg *Config) error {
 	if !st.IsDir() {
 		return fmt.Errorf("rootfs %s is not a directory", abs)
 	}
+	return validateRest(cfg)
+}
+
+// validateRest checks what every container needs, whatever its root.
+func validateRest(cfg *Config) error {
 	if cfg.WorkingDir != "" && !filepath.IsAbs(cfg.WorkingDir) {
 		return fmt.Errorf("working directory %q must be an absolute path", cfg.WorkingDir)
 	}
@@ -112,6 +128,16 @@ func validate(cfg *Config) error {
 func (m *Manager) writeContainer(c *Container) error {
 	if err := os.Mkdir(c.Dir, 0o700); err != nil {
 		return fmt.Errorf("creating container directory: %w", err)
+	}
+	if len(c.Config.Layers) > 0 {
+		// The overlay's own directories: upper/ keeps the container's
+		// changes (until rm), work/ is overlayfs's scratch space, rootfs/
+		// is where the init mounts it.
+		for _, d := range []string{"upper", "work", "rootfs"} {
+			if err := os.Mkdir(filepath.Join(c.Dir, d), 0o755); err != nil {
+				return fmt.Errorf("creating container's %s directory: %w", d, err)
+			}
+		}
 	}
 	files := map[string]string{
 		"hostname":    c.Config.Hostname + "\n",

@@ -37,8 +37,13 @@ func prepareRootfs(b *Bootstrap) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("making mounts private: %w", err)
 	}
-	// pivot_root needs the new root to be a mount point.
-	if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+	if len(c.Lowers) > 0 {
+		root = filepath.Join(b.StateDir, "rootfs")
+		if err := mountOverlay(root, c.Lowers, b.StateDir); err != nil {
+			return err
+		}
+	} else if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		// pivot_root needs the new root to be a mount point.
 		return fmt.Errorf("bind-mounting rootfs %s: %w", root, err)
 	}
 	if err := mountSystem(root); err != nil {
@@ -333,4 +338,30 @@ func loopbackUp() error {
 	}
 	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
 	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+}
+
+// maxOverlayData is what mount(2) takes as options: one page.
+const maxOverlayData = 4096
+
+// mountOverlay mounts the image's layers (bottom first) with the
+// container's upper and work directories on target.
+func mountOverlay(target string, lowers []string, stateDir string) error {
+	top := make([]string, len(lowers))
+	for i, l := range lowers {
+		top[len(lowers)-1-i] = l
+	}
+	data := "lowerdir=" + strings.Join(top, ":") +
+		",upperdir=" + filepath.Join(stateDir, "upper") +
+		",workdir=" + filepath.Join(stateDir, "work")
+	if len(data) > maxOverlayData {
+		// TODO(berth): fsconfig "lowerdir+" (Linux 6.8) lifts this; issue 3.
+		return fmt.Errorf("mounting the image's %d layers: their paths exceed the %d bytes one overlay mount takes", len(lowers), maxOverlayData)
+	}
+	if err := unix.Mount("overlay", target, "overlay", 0, data); err != nil {
+		if errors.Is(err, unix.ENODEV) {
+			return fmt.Errorf("mounting the root filesystem: overlayfs is not available (modprobe overlay, or a kernel built with CONFIG_OVERLAY_FS): %w", err)
+		}
+		return fmt.Errorf("mounting the root filesystem as overlayfs of %d layers: %w (is berth's state on a file system overlayfs can use as upper layer?)", len(lowers), err)
+	}
+	return nil
 }

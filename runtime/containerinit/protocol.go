@@ -69,7 +69,11 @@ type Reply struct {
 // Spec is what the init needs to know of the container: the runtime
 // translates its Config into this.
 type Spec struct {
-	Rootfs     string   `json:"rootfs"`
+	Rootfs string `json:"rootfs,omitempty"`
+	// Lowers are the image's layers, bottom first: the init mounts an
+	// overlay of them, with upper/ and work/ of the container's directory,
+	// on its rootfs/ directory, inside the container's mount namespace.
+	Lowers     []string `json:"lowers,omitempty"`
 	Args       []string `json:"args"`
 	Env        []string `json:"env,omitempty"`
 	User       string   `json:"user,omitempty"`
