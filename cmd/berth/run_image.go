@@ -1,0 +1,59 @@
+package main
+
+import (
+	"errors"
+	"strings"
+)
+
+// imageDefaults is what an image's config says about running it.
+type imageDefaults struct {
+	Entrypoint []string
+	Cmd        []string
+	Env        []string
+	WorkingDir string
+	User       string
+	StopSignal string
+}
+
+// commandLine works out the command as Docker does: arguments after the
+// image replace its Cmd; --entrypoint replaces its Entrypoint and drops its
+// Cmd (so --entrypoint "" clears both); the command is Entrypoint + Cmd.
+func commandLine(img imageDefaults, entrypoint *string, args []string) ([]string, error) {
+	ep, cmd := img.Entrypoint, img.Cmd
+	if entrypoint != nil {
+		ep, cmd = nil, nil
+		if *entrypoint != "" {
+			ep = []string{*entrypoint}
+		}
+	}
+	if len(args) > 0 {
+		cmd = args
+	}
+	argv := append(append([]string{}, ep...), cmd...)
+	if len(argv) == 0 {
+		return nil, errors.New("no command: the image has neither Entrypoint nor Cmd; give one after the image name")
+	}
+	return argv, nil
+}
+
+// mergeEnv lays overrides (-e, --env-file) over the image's environment:
+// the image's order is kept, a key set again takes the new value, new keys
+// come after.
+func mergeEnv(image, overrides []string) []string {
+	out := append([]string{}, image...)
+	index := map[string]int{}
+	for i, kv := range out {
+		k, _, _ := strings.Cut(kv, "=")
+		index[k] = i
+	}
+	for _, kv := range overrides {
+		k, _, _ := strings.Cut(kv, "=")
+		if i, ok := index[k]; ok {
+			out[i] = kv
+			continue
+		}
+		index[k] = len(out)
+		out = append(out, kv)
+	}
+	return out
+}
