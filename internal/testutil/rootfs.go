@@ -33,7 +33,7 @@ func WriteBusyboxRootfs(dir string) error {
 			return err
 		}
 	}
-	if err := os.Chmod(filepath.Join(dir, "tmp"), 0o1777); err != nil {
+	if err := os.Chmod(filepath.Join(dir, "tmp"), os.ModeSticky|0o777); err != nil {
 		return err
 	}
 	if err := copyFile(BusyboxPath, filepath.Join(bin, "busybox"), 0o755); err != nil {

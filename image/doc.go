@@ -1,0 +1,63 @@
+// Package image keeps container images on the local disk: an OCI image
+// layout of blobs and names, and every layer unpacked once into a directory
+// that overlayfs can use as a lower layer, shared by all images using it.
+//
+// image is a leaf: it must not import any other package of berth (its tests
+// may use internal/testutil). It speaks its own types (Image, Limits) and
+// go-containerregistry's (v1.Config, v1.Hash), so pull, push, load and save
+// with go-containerregistry can be added without changing the layout.
+//
+// Layout under the store's root:
+//
+//	images/oci-layout            {"imageLayoutVersion":"1.0.0"}
+//	images/index.json            one manifest descriptor per name, the name in
+//	                             the "org.opencontainers.image.ref.name"
+//	                             annotation; an image that lost its last name
+//	                             to Tag or Import (Docker's "<none>") keeps a
+//	                             descriptor without that annotation
+//	images/blobs/sha256/<hex>    manifests, configs, layer blobs
+//	images/lock                  flock(2) held around every change of the above
+//	layers/<chain-id hex>/       a layer unpacked, used as an overlay lowerdir
+//	layers/<chain-id hex>.json   what we know of it: diff ID, unpacked size
+//
+// Decisions written down here:
+//   - Names are normalised as Docker does (NormalizeName): "busybox" is
+//     "docker.io/library/busybox:latest". A name with both tag and digest
+//     keeps only the digest, as go-containerregistry parses it.
+//   - Metadata files are written atomically (temp file, fsync, rename, fsync
+//     of the directory). Readers take no lock: they see the old or the new
+//     index.json, never half of one. Writers take images/lock; the layer
+//     directory rename, blob renames and the index write all happen under
+//     it, so a Remove never deletes a layer an Import is about to name.
+//   - A layer unpacks into layers/.tmp-* and becomes visible with one
+//     rename(2) to its chain ID, after a syncfs(2) so that a crash cannot
+//     leave a named layer with lost content. When the name exists already
+//     (another import won the race) ours is discarded. Leftover .tmp-*
+//     directories of killed processes are not cleaned yet.
+//   - Import keeps a gzip input as the layer blob byte for byte (no
+//     recompression, the blob digest is that of the input); plain, bzip2,
+//     xz and zstd input is stored gzip-compressed, because push and save
+//     need a compressed blob with a stable digest and it saves disk. xz and
+//     zstd are decompressed by the xz and zstd programs, as Docker does for
+//     xz, rather than by a Go library that every berth process would load.
+//
+// Unpacking (unpack.go) treats a layer as hostile:
+//   - Entry names are relative to the layer: a leading "/" is dropped, as tar
+//     and Docker do, so "/etc/passwd" is the layer's etc/passwd. A name that
+//     still leaves the layer after cleaning ("../x", "a/../../x") is refused.
+//   - No entry is written through a symlink: every directory on an entry's
+//     path must be a real directory of this layer. Tarballs of real file
+//     systems never need more; refusing it means no symlink, wherever it
+//     points, can steer a write. Symlinks themselves are kept as they are,
+//     absolute ones included: they are resolved inside the container.
+//   - A hard link must name a file already in this layer, by the same rules.
+//   - Whiteouts become overlayfs's: ".wh.NAME" a 0/0 character device NAME,
+//     ".wh..wh..opq" the xattr trusted.overlay.opaque=y on its directory;
+//     other ".wh..wh.*" (aufs bookkeeping) is skipped. trusted.overlay.*
+//     xattrs in the tarball are dropped.
+//   - Limits caps the bytes and entries of one layer against decompression
+//     bombs; a file's declared size is checked before it is written.
+//   - Run by a user other than root, ownership is not applied (the files
+//     belong to that user) and device nodes and whiteouts fail with an
+//     error, since they need privileges.
+package image
