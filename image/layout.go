@@ -224,3 +224,41 @@ func (s *Store) collect(idx *v1.IndexManifest, h v1.Hash, trash *[]string) error
 	}
 	return nil
 }
+
+// Untag takes the name ref off its image but keeps the image, nameless
+// (Docker's <none>) if that was its last name: `rmi -f` of an image a
+// container still runs on must not delete the layers under it.
+func (s *Store) Untag(ref string) error {
+	n, err := NormalizeName(ref)
+	if err != nil {
+		return err
+	}
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	idx, err := s.readIndex()
+	if err != nil {
+		return err
+	}
+	var keep []v1.Descriptor
+	var untagged *v1.Descriptor
+	for _, d := range idx.Manifests {
+		if refName(d) == n {
+			d := d
+			untagged = &d
+			continue
+		}
+		keep = append(keep, d)
+	}
+	if untagged == nil {
+		return &NotFoundError{Ref: ref}
+	}
+	if !slices.ContainsFunc(keep, func(d v1.Descriptor) bool { return d.Digest == untagged.Digest }) {
+		untagged.Annotations = nil
+		keep = append(keep, *untagged)
+	}
+	idx.Manifests = keep
+	return s.writeIndex(idx)
+}

@@ -43,6 +43,7 @@ type Image struct {
 	Digest  string    // the manifest digest
 	Config  v1.Config // Env, Entrypoint, Cmd, WorkingDir, User, ...
 	Layers  []string  // unpacked layer directories, bottom first (overlay's lowerdir wants top first)
+	DiffIDs []v1.Hash // the layers' uncompressed digests, bottom first
 	Created time.Time
 	Size    int64 // bytes of the unpacked layers
 }
@@ -251,6 +252,7 @@ func (s *Store) load(idx *v1.IndexManifest, h v1.Hash) (*Image, error) {
 		Digest:  h.String(),
 		Config:  cfg.Config,
 		Created: cfg.Created.Time,
+		DiffIDs: cfg.RootFS.DiffIDs,
 	}
 	for _, d := range idx.Manifests {
 		if d.Digest == h && refName(d) != "" {

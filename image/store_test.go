@@ -294,3 +294,32 @@ func TestImport_MissingDecompressor(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+func TestUntag_KeepsTheImage(t *testing.T) {
+	s := openStore(t)
+	img, err := s.Import(context.Background(), bytes.NewReader(tarOf(t, file("etc/x", "1"))), "app:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Untag("app:1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get("app:1"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get by the removed name: %v", err)
+	}
+	got, err := s.Get(img.ID)
+	if err != nil {
+		t.Fatalf("the untagged image is gone: %v", err)
+	}
+	if len(got.Names) != 0 {
+		t.Errorf("names after untag: %v", got.Names)
+	}
+	for _, l := range got.Layers {
+		if _, err := os.Stat(l); err != nil {
+			t.Errorf("layer %s gone after untag: %v", l, err)
+		}
+	}
+	if err := s.Untag("app:1"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("second untag: %v", err)
+	}
+}

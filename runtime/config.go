@@ -9,9 +9,12 @@ import (
 // Config is everything needed to create one container. It is stored as
 // config.json in the container's directory and never changes afterwards.
 type Config struct {
-	Name   string `json:"name"`
-	Image  string `json:"image"`            // what the user named: an image, or the rootfs path
-	Rootfs string `json:"rootfs,omitempty"` // absolute path of the root filesystem
+	Name  string `json:"name"`
+	Image string `json:"image"` // what the user named: an image, or the rootfs path
+	// ImageID is the image's id ("sha256:..."), for refusing to remove an
+	// image a container still uses.
+	ImageID string `json:"imageId,omitempty"`
+	Rootfs  string `json:"rootfs,omitempty"` // absolute path of the root filesystem
 	// Layers are unpacked image layers, bottom first. When set, the root
 	// filesystem is an overlay of them with the container's own upper
 	// directory on top, and Rootfs stays empty.

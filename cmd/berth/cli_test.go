@@ -296,3 +296,55 @@ func TestCLI_InteractiveTTY(t *testing.T) {
 		t.Errorf("the shell did not run what was typed: %q", out)
 	}
 }
+
+// busyboxTar writes the test rootfs as a tarball, as `docker export` would.
+func busyboxTar(t *testing.T, rootfs string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "rootfs.tar")
+	if out, err := exec.Command("tar", "-C", rootfs, "-cf", p, ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v: %s", err, out)
+	}
+	return p
+}
+
+func TestCLI_ImportRunAndRemoveImage(t *testing.T) {
+	c := newCLI(t)
+	id := strings.TrimSpace(c.must("image", "import", busyboxTar(t, c.rootfs), "bb:1"))
+	if !strings.HasPrefix(id, "sha256:") || len(id) != 71 {
+		t.Fatalf("import printed %q, want an image id", id)
+	}
+	var row map[string]any
+	if err := json.Unmarshal([]byte(c.must("images", "--format", "json")), &row); err != nil || row["Repository"] != "bb" || row["Tag"] != "1" {
+		t.Errorf("images --format json: %v %v", row, err)
+	}
+	// The image's root is an overlay: writes land in the container only.
+	if out := c.must("run", "--name", "first", "bb:1", "sh", "-c", "echo changed > /etc/motd; cat /etc/motd"); out != "changed\n" {
+		t.Errorf("run bb:1 printed %q", out)
+	}
+	if out := c.must("run", "--rm", "bb:1", "sh", "-c", "cat /etc/motd 2>/dev/null || echo absent"); out != "absent\n" {
+		t.Errorf("a second container sees the first one's write: %q", out)
+	}
+	if out := c.must("run", "--rm", "--entrypoint", "/bin/echo", "-e", "X=1", "bb:1", "via", "entrypoint"); out != "via entrypoint\n" {
+		t.Errorf("--entrypoint: %q", out)
+	}
+	// In use by "first": refused, then -f only untags.
+	if _, errs, code := c.run("rmi", "bb:1"); code == 0 || !strings.Contains(errs, "container first uses it") {
+		t.Errorf("rmi of an image in use: exit %d, %q", code, errs)
+	}
+	c.must("tag", "bb:1", "bb:2")
+	c.must("rmi", "-f", "bb:1")
+	if out := c.must("run", "--rm", "bb:2", "echo", "still here"); out != "still here\n" {
+		t.Errorf("after rmi -f of another name: %q", out)
+	}
+	c.must("rm", "first")
+	c.must("rmi", "bb:2")
+	if out := c.must("images", "-q"); out != "" {
+		t.Errorf("images left: %q", out)
+	}
+	if layers, _ := filepath.Glob(filepath.Join(c.root, "layers", "*")); len(layers) != 0 {
+		t.Errorf("layers left after the last image went: %v", layers)
+	}
+	if _, errs, code := c.run("run", "--rm", "nosuchimage", "true"); code != 125 || !strings.Contains(errs, "berth images") {
+		t.Errorf("run of a missing image: exit %d, %q", code, errs)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"strings"
 
+	"github.com/berthproject/berth/image"
 	"github.com/berthproject/berth/runtime"
 )
 
@@ -19,6 +20,8 @@ var hints = []struct {
 	{is(runtime.ErrNotRoot), "containers need namespaces and cgroups, which need root: run berth with sudo"},
 	{is(runtime.ErrNamespaces), "the kernel needs namespace support (CONFIG_*_NS) and room for more\n(sysctl user.max_mnt_namespaces, user.max_pid_namespaces, user.max_net_namespaces);\ninside another container, run berth privileged"},
 	{is(runtime.ErrNotFound), "list containers with: berth ps -a"},
+	{is(image.ErrNotFound), "list images with: berth images; make one from a root filesystem tarball with: berth image import TAR NAME"},
+	{is(errImageInUse), "remove the container first (berth rm NAME), or take just the name away with: berth rmi -f IMAGE"},
 	{is(runtime.ErrAmbiguous), "give more characters of the id, or the container's name"},
 	{is(runtime.ErrNameInUse), "remove the other container (berth rm -f NAME) or choose another --name"},
 	{is(runtime.ErrRunning), "stop it first (berth stop NAME), or force it with -f"},

@@ -41,21 +41,26 @@ type runOptions struct {
 	stopTimeout int
 	network     string
 	labels      []string
+	entrypoint  string
+	// entrypointSet tells --entrypoint "" (clear it) from no flag at all.
+	entrypointSet bool
 }
 
 func newRunCmd(g *globalOptions) *cobra.Command {
 	o := &runOptions{}
 	cmd := &cobra.Command{
-		Use:   "run [OPTIONS] --rootfs DIR [--] COMMAND [ARG...]",
+		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]  |  run [OPTIONS] --rootfs DIR [--] COMMAND [ARG...]",
 		Short: "Run a command in a new container",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o.entrypointSet = cmd.Flags().Changed("entrypoint")
 			return runRun(cmd.Context(), g, o, args)
 		},
 	}
 	f := cmd.Flags()
 	// Everything after the command belongs to the command.
 	f.SetInterspersed(false)
-	f.StringVar(&o.rootfs, "rootfs", "", "directory to use as the container's root filesystem")
+	f.StringVar(&o.rootfs, "rootfs", "", "directory to use as the root filesystem, instead of an image")
+	f.StringVar(&o.entrypoint, "entrypoint", "", "replace the image's entrypoint (\"\" clears it)")
 	f.StringVar(&o.name, "name", "", "name of the container")
 	f.BoolVarP(&o.detach, "detach", "d", false, "run in the background and print the container ID")
 	f.BoolVar(&o.autoRemove, "rm", false, "remove the container when it exits")
@@ -89,7 +94,7 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, args []string)
 	if os.Geteuid() != 0 {
 		return &exitError{code: 125, err: runtime.ErrNotRoot}
 	}
-	cfg, err := o.config(args)
+	cfg, err := o.config(args, imageLookup(g))
 	if err != nil {
 		return &exitError{code: 125, err: err}
 	}

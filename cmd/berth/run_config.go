@@ -17,25 +17,52 @@ import (
 
 // config turns run's flags and arguments into a runtime.Config, checking
 // everything that can be checked before a container exists.
-func (o *runOptions) config(args []string) (runtime.Config, error) {
-	if o.rootfs == "" {
-		return runtime.Config{}, errors.New("no --rootfs given: this version of berth runs a directory tree as the root filesystem (berth run --rootfs DIR -- CMD)")
-	}
-	if len(args) == 0 {
-		return runtime.Config{}, errors.New("no command given: berth run --rootfs DIR -- CMD [ARG...]")
-	}
+//
+// Without --rootfs, args[0] is an image, found with lookup, and its config
+// applies under the flags, as Docker's rules say.
+func (o *runOptions) config(args []string, lookup func(string) (imageInfo, error)) (runtime.Config, error) {
 	if o.network != "none" {
 		return runtime.Config{}, fmt.Errorf("--network %q: only \"none\" (loopback only) is supported so far", o.network)
 	}
 	cfg := runtime.Config{
-		Name: o.name, Image: o.rootfs, Rootfs: o.rootfs, Args: args,
-		User: o.user, WorkingDir: o.workdir, Hostname: o.hostname,
+		Name: o.name, User: o.user, WorkingDir: o.workdir, Hostname: o.hostname,
 		TTY: o.tty, OpenStdin: o.interactive, ReadOnly: o.readOnly,
 		AutoRemove: o.autoRemove, Network: o.network,
 	}
-	var err error
-	if cfg.Env, err = o.environment(); err != nil {
+	env, err := o.environment()
+	if err != nil {
 		return cfg, err
+	}
+	var entrypoint *string
+	if o.entrypointSet {
+		entrypoint = &o.entrypoint
+	}
+	if o.rootfs != "" {
+		cfg.Image, cfg.Rootfs, cfg.Env = o.rootfs, o.rootfs, env
+		if cfg.Args, err = commandLine(imageDefaults{}, entrypoint, args); err != nil {
+			return cfg, errors.New("no command given: berth run --rootfs DIR -- CMD [ARG...]")
+		}
+	} else {
+		if len(args) == 0 {
+			return cfg, errors.New("no image given: berth run [OPTIONS] IMAGE [COMMAND] (or --rootfs DIR -- COMMAND)")
+		}
+		img, err := lookup(args[0])
+		if err != nil {
+			return cfg, err
+		}
+		d := img.Defaults
+		cfg.Image, cfg.ImageID, cfg.Layers = args[0], img.ID, img.Layers
+		if cfg.Args, err = commandLine(d, entrypoint, args[1:]); err != nil {
+			return cfg, fmt.Errorf("image %s: %w", args[0], err)
+		}
+		cfg.Env = mergeEnv(d.Env, env)
+		if cfg.WorkingDir == "" {
+			cfg.WorkingDir = d.WorkingDir
+		}
+		if cfg.User == "" {
+			cfg.User = d.User
+		}
+		cfg.StopSignal = d.StopSignal
 	}
 	if cfg.Resources, err = o.resources(); err != nil {
 		return cfg, err

@@ -5,6 +5,13 @@ import (
 	"strings"
 )
 
+// imageInfo is what `berth run IMAGE` needs of an image.
+type imageInfo struct {
+	ID       string
+	Layers   []string // unpacked, bottom first
+	Defaults imageDefaults
+}
+
 // imageDefaults is what an image's config says about running it.
 type imageDefaults struct {
 	Entrypoint []string
