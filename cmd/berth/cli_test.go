@@ -126,7 +126,14 @@ func TestCLI_DetachedSurvivesCLI(t *testing.T) {
 	if state["Running"] != true || state["Status"] != "running" || views[0]["Id"] != id || views[0]["Name"] != "/bg" {
 		t.Fatalf("inspect after the CLI exited: %v", views[0])
 	}
-	if logs := c.must("logs", "bg"); logs != "started\n" {
+	// The shell may not have printed yet on a busy machine: poll.
+	var logs string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if logs = c.must("logs", "bg"); logs != "" {
+			break
+		}
+	}
+	if logs != "started\n" {
 		t.Errorf("logs = %q", logs)
 	}
 	psJSON := c.must("ps", "--format", "json")
