@@ -12,6 +12,7 @@ root=$work/root
 rootfs=$work/rootfs
 cleanup() {
 	"$BERTH" --root "$root" rm -f web >/dev/null 2>&1 || true
+	"$BERTH" --root "$root" rmi demo/busybox:1 >/dev/null 2>&1 || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -27,6 +28,13 @@ b() { echo "\$ berth $*"; "$BERTH" --root "$root" "$@"; }
 
 echo "== its own hostname, PID 1, capabilities"
 b run --rm --hostname demo --rootfs "$rootfs" -- sh -c 'hostname; ps; grep -E "CapEff|NoNewPrivs" /proc/self/status'
+
+echo; echo "== the same root filesystem as an image: layers below, the container's own changes on top"
+tar -C "$rootfs" -czf "$work/rootfs.tar.gz" .
+b image import "$work/rootfs.tar.gz" demo/busybox:1 >/dev/null
+b images
+b run --rm demo/busybox:1 sh -c 'echo written > /etc/motd; cat /etc/motd; grep " / / " /proc/self/mountinfo | cut -d" " -f9'
+b run --rm demo/busybox:1 sh -c 'cat /etc/motd 2>/dev/null || echo "a new container starts clean: no /etc/motd"'
 
 echo; echo "== a user from the rootfs's /etc/passwd"
 b run --rm -u www --rootfs "$rootfs" -- id
