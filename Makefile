@@ -19,12 +19,18 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o bin/berth-init ./cmd/berth-init
 
 # setup installs the Debian packages the tests and the demo use when they
-# are missing: busybox-static builds the test root filesystems.
+# are missing: busybox-static builds the test root filesystems,
+# docker-registry is the registry the pull and push tests run on loopback.
+DEB_NEEDS := /bin/busybox:busybox-static /usr/bin/docker-registry:docker-registry
 setup:
 	@command -v $(GO) >/dev/null || { echo "Go is missing: install Go >= 1.26 (https://go.dev/dl)"; exit 1; }
-	@test -x /bin/busybox || { echo "installing busybox-static"; \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends busybox-static >/dev/null || \
-	  { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends busybox-static >/dev/null; }; }
+	@missing=""; for pair in $(DEB_NEEDS); do \
+	  test -x $${pair%%:*} || missing="$$missing $${pair##*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then echo "installing$$missing"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing >/dev/null || \
+	  { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing >/dev/null; }; \
+	fi
 	@$(GO) mod download
 
 test: setup lint deps
