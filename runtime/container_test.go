@@ -584,3 +584,17 @@ func TestRun_OverlayOfLayers(t *testing.T) {
 		t.Error("the overlay is mounted on the host")
 	}
 }
+
+func TestRun_SeesOwnCgroupLimits(t *testing.T) {
+	m := testManager(t)
+	file := "/sys/fs/cgroup/memory/memory.limit_in_bytes"
+	if unified, _ := isUnified(cgroupRoot); unified {
+		file = "/sys/fs/cgroup/memory.max"
+	}
+	cfg := baseConfig(t, "sh", "-c", "exec 2>&1; cat "+file+"; echo 1 > "+file+" || echo read-only")
+	cfg.Resources.Memory = 96 << 20
+	out, st := run(t, m, cfg)
+	if st.ExitCode != 0 || !strings.HasPrefix(out, "100663296\n") || !strings.Contains(out, "read-only") {
+		t.Errorf("exit %d, output %q: want the container's own limit, read-only", st.ExitCode, out)
+	}
+}

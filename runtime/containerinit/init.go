@@ -177,6 +177,9 @@ func forkWorkload(argv0 string, argv, env []string, cwd string, u execUser, tty 
 	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 		return 0, &initError{ExitSetupFailed, fmt.Errorf("creating cgroup namespace: %w", err)}
 	}
+	if err := mountCgroupfs(cgroupMounts); err != nil {
+		return 0, &initError{ExitSetupFailed, err}
+	}
 	// Every fd the init holds (the host's state directory, the log, the
 	// user's terminal) stays out of the workload: only files[] survive the
 	// exec, dup'ed onto 0-2.

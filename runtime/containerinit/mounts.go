@@ -60,6 +60,9 @@ func prepareRootfs(b *Bootstrap) error {
 	if err := maskPaths(root); err != nil {
 		return err
 	}
+	// Read while the host's mount table is still in view; mounted later,
+	// from inside the cgroup namespace (see forkWorkload).
+	cgroupMounts = hostCgroupMounts()
 	if err := pivotRoot(root); err != nil {
 		return err
 	}
