@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // Sentinels a caller can test with errors.Is; the typed errors below wrap
@@ -103,3 +105,60 @@ func (e *CompressionError) Error() string {
 }
 
 func (e *CompressionError) Unwrap() error { return ErrCompression }
+
+// Sentinels of talking to a registry, carried by RegistryError and
+// DigestError.
+var (
+	// ErrRemoteNotFound: the registry has no such repository, tag or digest.
+	ErrRemoteNotFound = errors.New("no such image in the registry")
+	// ErrUnauthorized: the registry wants credentials, or refused ours.
+	ErrUnauthorized = errors.New("registry refused access")
+	// ErrUnreachable: no connection to the registry could be made.
+	ErrUnreachable = errors.New("registry unreachable")
+	// ErrDigestMismatch: content from a registry is not what its digest says.
+	ErrDigestMismatch = errors.New("digest mismatch")
+)
+
+// RegistryError is a pull or push that a registry refused or that could
+// not reach it. Err is one of the sentinels above, or nil when the cause
+// is something else (Cause says what).
+type RegistryError struct {
+	Op       string // "pulling", "pushing"
+	Ref      string // the normalised name
+	Registry string // host[:port]
+	Err      error
+	Cause    error // go-containerregistry's or net/http's error
+}
+
+func (e *RegistryError) Error() string {
+	switch e.Err {
+	case ErrRemoteNotFound:
+		return fmt.Sprintf("%s %s: %v %s (check the name and tag): %v", e.Op, e.Ref, e.Err, e.Registry, e.Cause)
+	case ErrUnauthorized:
+		return fmt.Sprintf("%s %s: %v %s (log in first: berth login %s): %v", e.Op, e.Ref, e.Err, e.Registry, e.Registry, e.Cause)
+	case ErrUnreachable:
+		return fmt.Sprintf("%s %s: %v at %s (is it running, and is the address right?): %v", e.Op, e.Ref, e.Err, e.Registry, e.Cause)
+	}
+	return fmt.Sprintf("%s %s: %v", e.Op, e.Ref, e.Cause)
+}
+
+func (e *RegistryError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{e.Cause}
+	}
+	return []error{e.Err, e.Cause}
+}
+
+// DigestError is content whose digest is not the one asked for: a
+// corrupted or tampered download.
+type DigestError struct {
+	What string // "layer blob", "config", "manifest", "layer content (diff ID)"
+	Want v1.Hash
+	Got  v1.Hash
+}
+
+func (e *DigestError) Error() string {
+	return fmt.Sprintf("%s %s: %v: received content has digest %s (the registry's copy is damaged or was tampered with)", e.What, e.Want, ErrDigestMismatch, e.Got)
+}
+
+func (e *DigestError) Unwrap() error { return ErrDigestMismatch }

@@ -80,7 +80,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader, name string) (*Image, e
 		return nil, err
 	}
 	defer unlock()
-	if err := l.commit(s); err != nil {
+	if err := l.commit(s, l.diffID); err != nil { // one layer: chain ID = diff ID
 		return nil, err
 	}
 	// A Remove may have deleted the config or manifest blob between
@@ -122,11 +122,10 @@ func (l *ingested) discard() {
 	}
 }
 
-// commit moves the layer directory and blob to their names. When another
-// import got there first, ours stays behind for discard. Preconditions:
-// s.lock held.
-func (l *ingested) commit(s *Store) error {
-	chainID := l.diffID // a one-layer image's chain ID is its diff ID
+// commit moves the layer directory to its chain ID and the blob to its
+// digest. When another import got there first, ours stays behind for
+// discard. Preconditions: s.lock held.
+func (l *ingested) commit(s *Store, chainID v1.Hash) error {
 	info, _ := json.Marshal(layerInfo{DiffID: l.diffID, Size: l.size})
 	dst := s.LayerPath(chainID)
 	if _, err := os.Stat(dst); err != nil {

@@ -33,8 +33,12 @@ func TestMain(m *testing.M) {
 	}
 	berthBin = filepath.Join(dir, "berth")
 	// berth-init goes beside berth, as `make build` installs them.
-	for _, b := range [][2]string{{berthBin, "."}, {filepath.Join(dir, "berth-init"), "../berth-init"}} {
-		build := exec.Command("go", "build", "-o", b[0], b[1])
+	for _, b := range [][3]string{
+		{berthBin, ".", ""},
+		{filepath.Join(dir, "berth-init"), "../berth-init", ""},
+		{filepath.Join(dir, "berth-registry"), ".", "registry"},
+	} {
+		build := exec.Command("go", "build", "-tags", b[2], "-o", b[0], b[1])
 		build.Stderr = os.Stderr
 		if err := build.Run(); err != nil {
 			os.RemoveAll(dir)
@@ -353,5 +357,28 @@ func TestCLI_ImportRunAndRemoveImage(t *testing.T) {
 	}
 	if _, errs, code := c.run("run", "--rm", "nosuchimage", "true"); code != 125 || !strings.Contains(errs, "berth images") {
 		t.Errorf("run of a missing image: exit %d, %q", code, errs)
+	}
+}
+
+func TestCLI_PushPullRun(t *testing.T) {
+	c := newCLI(t)
+	reg := testutil.StartRegistry(t)
+	name := reg.Host + "/test/bb:1"
+	c.must("image", "import", busyboxTar(t, c.rootfs), name)
+	// Not a terminal here: plain progress lines, one per change of state.
+	out := c.must("push", name)
+	if !strings.Contains(out, ": Pushed") || !strings.Contains(out, "digest: sha256:") {
+		t.Errorf("push printed:\n%s", out)
+	}
+	c.must("rmi", name)
+	out = c.must("pull", name)
+	if !strings.Contains(out, ": Done") || !strings.Contains(out, "Digest: sha256:") {
+		t.Errorf("pull printed:\n%s", out)
+	}
+	if got := c.must("run", "--rm", name, "echo", "pulled"); got != "pulled\n" {
+		t.Errorf("run of the pulled image: %q", got)
+	}
+	if _, errs, code := c.run("pull", reg.Host+"/test/nope:1"); code == 0 || !strings.Contains(errs, "no such image in the registry") {
+		t.Errorf("pull of a missing image: exit %d, %q", code, errs)
 	}
 }

@@ -1,0 +1,51 @@
+//go:build !registry
+
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// The registry client (package image's pull and push, with net/http, TLS
+// and go-containerregistry) lives in a second build of this command,
+// berth-registry, installed beside berth: linked into berth it cost every
+// berth process ~3-5 ms of start-up (measured: `berth run --rm` 32.8 ->
+// 38.3 ms), paid by `berth run` of a local image too. berth hands pull and
+// push over to it with exec, so stdio, terminal and exit code pass through.
+
+// registryBinaryName is berth built with -tags registry.
+const registryBinaryName = "berth-registry"
+
+func newPullCmd(g *globalOptions) *cobra.Command {
+	return forwardCmd("pull [OPTIONS] NAME[:TAG|@DIGEST]", "Download an image from a registry")
+}
+
+func newPushCmd(g *globalOptions) *cobra.Command {
+	return forwardCmd("push [OPTIONS] NAME[:TAG]", "Upload an image to its registry")
+}
+
+// forwardCmd is a command that berth-registry carries out.
+func forwardCmd(use, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:                use,
+		Short:              short,
+		DisableFlagParsing: true, // berth-registry parses them
+		RunE: func(cmd *cobra.Command, args []string) error {
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			bin := filepath.Join(filepath.Dir(self), registryBinaryName)
+			if _, err := os.Stat(bin); err != nil {
+				return fmt.Errorf("%s: the registry client %s is not installed beside %s (make build puts both in bin/)", cmd.Name(), registryBinaryName, self)
+			}
+			argv := append([]string{bin}, os.Args[1:]...)
+			return syscall.Exec(bin, argv, os.Environ())
+		},
+	}
+}
