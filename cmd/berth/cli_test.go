@@ -382,3 +382,33 @@ func TestCLI_PushPullRun(t *testing.T) {
 		t.Errorf("pull of a missing image: exit %d, %q", code, errs)
 	}
 }
+
+func TestCLI_SharedLayersDfAndPrune(t *testing.T) {
+	c := newCLI(t)
+	tarball := busyboxTar(t, c.rootfs)
+	c.must("image", "import", tarball, "a:1")
+	// The same content again, gzip-compressed: a different blob, the same
+	// layer, unpacked once.
+	gz := tarball + ".gz"
+	if out, err := exec.Command("sh", "-c", "gzip -c "+tarball+" > "+gz).CombinedOutput(); err != nil {
+		t.Fatalf("gzip: %v %s", err, out)
+	}
+	c.must("image", "import", gz, "b:1")
+	if layers, _ := filepath.Glob(filepath.Join(c.root, "layers", "*")); len(layers) != 2 { // the dir and its .json
+		t.Errorf("layers stored: %v, want one layer", layers)
+	}
+	df := c.must("system", "df")
+	if !strings.Contains(df, "1 shared") || !strings.Contains(df, "Images          2") {
+		t.Errorf("system df:\n%s", df)
+	}
+	c.must("run", "--name", "user", "a:1", "true")
+	out := c.must("image", "prune", "-a")
+	if !strings.Contains(out, "Untagged: b:1") || strings.Contains(out, "a:1") || !strings.Contains(out, "Total reclaimed space: 0B") {
+		t.Errorf("prune -a with a:1 in use and its layer shared:\n%s", out)
+	}
+	c.must("rm", "user")
+	c.must("image", "prune", "-a")
+	if out := c.must("images", "-q"); out != "" {
+		t.Errorf("images left after prune -a: %q", out)
+	}
+}

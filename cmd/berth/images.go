@@ -19,7 +19,7 @@ import (
 
 func newImageCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{Use: "image", Short: "Manage images"}
-	cmd.AddCommand(newImageImportCmd(g), newImagesCmd(g, "ls"), newImageInspectCmd(g), newRmiCmd(g, "rm"), newTagCmd(g))
+	cmd.AddCommand(newImageImportCmd(g), newImagesCmd(g, "ls"), newImageInspectCmd(g), newRmiCmd(g, "rm"), newTagCmd(g), newImagePruneCmd(g))
 	return cmd
 }
 
