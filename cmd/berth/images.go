@@ -83,8 +83,8 @@ func newImagesCmd(g *globalOptions, use string) *cobra.Command {
 }
 
 func runImages(g *globalOptions, o *imagesOptions, w io.Writer) error {
-	if o.format != "table" && o.format != "json" {
-		return &exitError{code: 2, err: fmt.Errorf("--format %q: use table or json", o.format)}
+	if err := checkListFormat(o.format); err != nil {
+		return err
 	}
 	s, err := newImageStore(g)
 	if err != nil {
@@ -121,12 +121,7 @@ func runImages(g *globalOptions, o *imagesOptions, w io.Writer) error {
 			}
 		}
 	case o.format == "json":
-		enc := json.NewEncoder(w)
-		for _, r := range rows {
-			if err := enc.Encode(r); err != nil {
-				return err
-			}
-		}
+		return writeJSONLines(w, rows)
 	default:
 		tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
 		fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -54,8 +53,8 @@ type psRow struct {
 }
 
 func runPs(g *globalOptions, o *psOptions, w io.Writer) error {
-	if o.format != "table" && o.format != "json" {
-		return &exitError{code: 2, err: fmt.Errorf("--format %q: use table or json", o.format)}
+	if err := checkListFormat(o.format); err != nil {
+		return err
 	}
 	m, err := newManager(g)
 	if err != nil {
@@ -79,12 +78,7 @@ func runPs(g *globalOptions, o *psOptions, w io.Writer) error {
 			fmt.Fprintln(w, r.ID)
 		}
 	case o.format == "json":
-		enc := json.NewEncoder(w)
-		for _, r := range rows {
-			if err := enc.Encode(r); err != nil {
-				return err
-			}
-		}
+		return writeJSONLines(w, rows)
 	default:
 		tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
 		fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tNAMES")

@@ -4,10 +4,13 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/berthproject/berth/image"
 )
 
 func newPullCmd(g *globalOptions) *cobra.Command {
@@ -22,11 +25,7 @@ func newPullCmd(g *globalOptions) *cobra.Command {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			pp := newProgressPrinter(out, term.IsTerminal(int(os.Stdout.Fd())))
-			progress := pp.event
-			if quiet {
-				progress = nil
-			}
+			progress, pp := newProgress(out, quiet)
 			img, err := s.Pull(cmd.Context(), args[0], progress)
 			pp.done()
 			if err != nil {
@@ -57,11 +56,7 @@ func newPushCmd(g *globalOptions) *cobra.Command {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			pp := newProgressPrinter(out, term.IsTerminal(int(os.Stdout.Fd())))
-			progress := pp.event
-			if quiet {
-				progress = nil
-			}
+			progress, pp := newProgress(out, quiet)
 			err = s.Push(cmd.Context(), args[0], progress)
 			pp.done()
 			if err != nil {
@@ -77,4 +72,13 @@ func newPushCmd(g *globalOptions) *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "show no progress")
 	return cmd
+}
+
+// newProgress is the progress display of a pull or push: nil with quiet.
+func newProgress(out io.Writer, quiet bool) (image.Progress, *progressPrinter) {
+	pp := newProgressPrinter(out, term.IsTerminal(int(os.Stdout.Fd())))
+	if quiet {
+		return nil, pp
+	}
+	return pp.event, pp
 }
