@@ -598,3 +598,13 @@ func TestRun_SeesOwnCgroupLimits(t *testing.T) {
 		t.Errorf("exit %d, output %q: want the container's own limit, read-only", st.ExitCode, out)
 	}
 }
+
+func TestRun_DeviceRulesRefuseOtherDevices(t *testing.T) {
+	m := testManager(t)
+	// CAP_MKNOD lets root in the container make any node (Docker grants
+	// it too); the cgroup's device rules must still refuse opening it.
+	out, _ := run(t, m, baseConfig(t, "sh", "-c", "exec 2>&1; mknod /tmp/mem c 1 1 && { head -c 1 /tmp/mem >/dev/null && echo opened || echo refused; }"))
+	if !strings.Contains(out, "refused") || strings.Contains(out, "opened") {
+		t.Errorf("a host device made with mknod could be opened:\n%s", out)
+	}
+}
