@@ -412,3 +412,25 @@ func TestCLI_SharedLayersDfAndPrune(t *testing.T) {
 		t.Errorf("images left after prune -a: %q", out)
 	}
 }
+
+func TestCLI_LoginPushLogout(t *testing.T) {
+	c := newCLI(t)
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	reg := testutil.StartRegistryWithAuth(t, "alice", "s3cret")
+	name := reg.Host + "/team/bb:1"
+	c.must("image", "import", busyboxTar(t, c.rootfs), name)
+	if _, errs, code := c.run("push", name); code == 0 || !strings.Contains(errs, "berth login "+reg.Host) {
+		t.Errorf("push without login: exit %d, %q", code, errs)
+	}
+	if _, errs, code := c.runIn(strings.NewReader("nope\n"), "login", "-u", "alice", "--password-stdin", reg.Host); code == 0 || !strings.Contains(errs, "refused user") {
+		t.Errorf("login with a wrong password: exit %d, %q", code, errs)
+	}
+	if out, errs, code := c.runIn(strings.NewReader("s3cret\n"), "login", "-u", "alice", "--password-stdin", reg.Host); code != 0 || out != "Login Succeeded\n" {
+		t.Fatalf("login: exit %d, %q %q", code, out, errs)
+	}
+	c.must("push", name)
+	c.must("logout", reg.Host)
+	if _, _, code := c.run("push", name); code == 0 {
+		t.Error("push worked after logout")
+	}
+}

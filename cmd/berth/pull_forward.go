@@ -15,8 +15,9 @@ import (
 // and go-containerregistry) lives in a second build of this command,
 // berth-registry, installed beside berth: linked into berth it cost every
 // berth process ~3-5 ms of start-up (measured: `berth run --rm` 32.8 ->
-// 38.3 ms), paid by `berth run` of a local image too. berth hands pull and
-// push over to it with exec, so stdio, terminal and exit code pass through.
+// 38.3 ms), paid by `berth run` of a local image too. berth hands pull,
+// push, login and logout over to it with exec, so stdio, terminal and exit
+// code pass through.
 
 // registryBinaryName is berth built with -tags registry.
 const registryBinaryName = "berth-registry"
@@ -27,6 +28,14 @@ func newPullCmd(g *globalOptions) *cobra.Command {
 
 func newPushCmd(g *globalOptions) *cobra.Command {
 	return forwardCmd("push [OPTIONS] NAME[:TAG]", "Upload an image to its registry")
+}
+
+func newLoginCmd(g *globalOptions) *cobra.Command {
+	return forwardCmd("login [OPTIONS] [SERVER]", "Log in to a registry (credentials are kept where docker keeps them)")
+}
+
+func newLogoutCmd(g *globalOptions) *cobra.Command {
+	return forwardCmd("logout [SERVER]", "Forget the credentials for a registry")
 }
 
 // forwardCmd is a command that berth-registry carries out.

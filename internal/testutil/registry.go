@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 const registryBin = "/usr/bin/docker-registry"
@@ -25,6 +27,25 @@ type Registry struct {
 // StartRegistry starts Debian's docker-registry on a free port, installing
 // the package when it is missing, and stops it when t ends.
 func StartRegistry(t *testing.T) *Registry {
+	return startRegistry(t, "")
+}
+
+// StartRegistryWithAuth starts a registry that wants user and password
+// (htpasswd, basic auth).
+func StartRegistryWithAuth(t *testing.T, user, password string) *Registry {
+	t.Helper()
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "htpasswd")
+	if err := os.WriteFile(file, []byte(user+":"+string(hash)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return startRegistry(t, fmt.Sprintf("auth:\n  htpasswd:\n    realm: berth-test\n    path: %s\n", file))
+}
+
+func startRegistry(t *testing.T, extraConfig string) *Registry {
 	t.Helper()
 	installRegistry(t)
 	dir := t.TempDir()
@@ -45,7 +66,7 @@ storage:
     enabled: true
 http:
   addr: %s
-`, reg.Storage, reg.Host)
+`, reg.Storage, reg.Host) + extraConfig
 	cfgPath := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -70,7 +91,8 @@ http:
 		resp, err := http.Get("http://" + reg.Host + "/v2/")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			// 401: up, and asking for the credentials it was set up with.
+			if resp.StatusCode == http.StatusOK || (extraConfig != "" && resp.StatusCode == http.StatusUnauthorized) {
 				return reg
 			}
 		}
