@@ -608,3 +608,15 @@ func TestRun_DeviceRulesRefuseOtherDevices(t *testing.T) {
 		t.Errorf("a host device made with mknod could be opened:\n%s", out)
 	}
 }
+
+func TestRun_ShortLivedWorkloads(t *testing.T) {
+	m := testManager(t)
+	rootfs := baseConfig(t).Rootfs
+	// A workload that ends at once can take its init with it before the
+	// start has finished its own bookkeeping; no start may fail for that.
+	for i := 0; i < 25; i++ {
+		if _, st, err := tryRun(m, Config{Rootfs: rootfs, Args: []string{"true"}}); err != nil || st.ExitCode != 0 {
+			t.Fatalf("run %d: exit %d, %v", i, st.ExitCode, err)
+		}
+	}
+}

@@ -114,6 +114,14 @@ func (m *Manager) handshake(c *Container, cg cgroup, stdio *Stdio, pre *pendingI
 		HasOOM: fds.hasOOM, Join: fds.join, Leave: fds.leave, Ephemeral: c.Config.AutoRemove,
 		Fds: fds.targets,
 	}
+	// The init's start time tells it apart from a later process with
+	// its pid. Read it now, while the init surely lives, waiting for its
+	// bootstrap: a short workload may end, and the init with it, before
+	// state.json is written.
+	pidStart, err := procStartTime(pre.cmd.Process.Pid)
+	if err != nil {
+		return nil, fmt.Errorf("reading start time of init %d: %w", pre.cmd.Process.Pid, err)
+	}
 	if err := pre.send(&b, fds.files); err != nil {
 		return nil, fmt.Errorf("sending config to init: %w", err)
 	}
@@ -121,7 +129,7 @@ func (m *Manager) handshake(c *Container, cg cgroup, stdio *Stdio, pre *pendingI
 	// other core: it is off the start's critical path, and taken back if
 	// the start fails.
 	stateWritten := make(chan error, 1)
-	go func() { stateWritten <- m.writeStarted(c, pre.cmd.Process.Pid) }()
+	go func() { stateWritten <- m.writeStarted(c, pre.cmd.Process.Pid, pidStart) }()
 	r, err := pre.receive()
 	if err != nil {
 		pre.abort()
@@ -140,12 +148,9 @@ func (m *Manager) handshake(c *Container, cg cgroup, stdio *Stdio, pre *pendingI
 	return &Process{cmd: pre.cmd, c: c}, nil
 }
 
-// writeStarted records that the container's init runs as pid.
-func (m *Manager) writeStarted(c *Container, pid int) error {
-	start, err := procStartTime(pid)
-	if err != nil {
-		return fmt.Errorf("reading start time of init %d: %w", pid, err)
-	}
+// writeStarted records that the container's init runs as pid, started
+// at start (clock ticks since boot).
+func (m *Manager) writeStarted(c *Container, pid int, start uint64) error {
 	st := started{Pid: pid, PidStart: start, StartedAt: time.Now().UTC()}
 	return writeJSONAtomic(filepath.Join(c.Dir, stateFile), st, !c.Config.AutoRemove)
 }
