@@ -614,7 +614,7 @@ func TestRun_ShortLivedWorkloads(t *testing.T) {
 	rootfs := baseConfig(t).Rootfs
 	// A workload that ends at once can take its init with it before the
 	// start has finished its own bookkeeping; no start may fail for that.
-	for i := 0; i < 25; i++ {
+	for i := 0; i < 10; i++ {
 		if _, st, err := tryRun(m, Config{Rootfs: rootfs, Args: []string{"true"}}); err != nil || st.ExitCode != 0 {
 			t.Fatalf("run %d: exit %d, %v", i, st.ExitCode, err)
 		}
