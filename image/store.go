@@ -44,8 +44,10 @@ type Image struct {
 	Config  v1.Config // Env, Entrypoint, Cmd, WorkingDir, User, ...
 	Layers  []string  // unpacked layer directories, bottom first (overlay's lowerdir wants top first)
 	DiffIDs []v1.Hash // the layers' uncompressed digests, bottom first
-	Created time.Time
-	Size    int64 // bytes of the unpacked layers
+	// LayerSizes are the unpacked sizes of Layers, in the same order.
+	LayerSizes []int64
+	Created    time.Time
+	Size       int64 // bytes of the unpacked layers
 }
 
 // layerInfo is layers/<hex>.json.
@@ -267,6 +269,7 @@ func (s *Store) load(idx *v1.IndexManifest, h v1.Hash) (*Image, error) {
 			return nil, fmt.Errorf("image %s: layer %s is missing or damaged (remove the image and import or pull it again): %w", img.ID, id, err)
 		}
 		img.Layers = append(img.Layers, dir)
+		img.LayerSizes = append(img.LayerSizes, info.Size)
 		img.Size += info.Size
 	}
 	return img, nil

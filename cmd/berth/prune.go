@@ -72,18 +72,23 @@ func pruneImages(s *image.Store, m *runtime.Manager, all bool, w io.Writer) erro
 	return nil
 }
 
+// layerSizes maps each layer directory the images use to its size: a
+// layer several images share is stored, and counted, once.
+func layerSizes(imgs []*image.Image) map[string]int64 {
+	sizes := map[string]int64{}
+	for _, img := range imgs {
+		for i, l := range img.Layers {
+			sizes[l] = img.LayerSizes[i]
+		}
+	}
+	return sizes
+}
+
 // storedSize is what the images' layers take on disk, each layer once.
 func storedSize(imgs []*image.Image) int64 {
-	seen := map[string]bool{}
 	var n int64
-	for _, img := range imgs {
-		per := img.Size / int64(max(len(img.Layers), 1))
-		for _, l := range img.Layers {
-			if !seen[l] {
-				seen[l] = true
-				n += per
-			}
-		}
+	for _, size := range layerSizes(imgs) {
+		n += size
 	}
 	return n
 }
@@ -131,24 +136,20 @@ func runSystemDf(g *globalOptions, w io.Writer) error {
 		ctrSize += dirSize(filepath.Join(c.Dir, "upper"))
 	}
 	// A layer used by several images is stored once: count it once.
-	layerSize := map[string]int64{}
+	layerSize := layerSizes(imgs)
 	layerUsers := map[string]int{}
-	var imgSize, reclaimable, referenced int64
+	var reclaimable, referenced int64
 	activeImages := 0
 	for _, img := range imgs {
-		per := img.Size / int64(max(len(img.Layers), 1))
 		for _, l := range img.Layers {
 			layerUsers[l]++
-			layerSize[l] = per
-			referenced += per
 		}
+		referenced += img.Size
 		if inUse[img.ID] {
 			activeImages++
 		}
 	}
-	for _, size := range layerSize {
-		imgSize += size
-	}
+	imgSize := storedSize(imgs)
 	for _, img := range imgs {
 		if !inUse[img.ID] {
 			for _, l := range img.Layers {
