@@ -209,12 +209,16 @@ func newRmiCmd(g *globalOptions, use string) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			users, err := imageUsers(m)
+			if err != nil {
+				return err
+			}
 			for _, ref := range args {
 				img, err := s.Get(ref)
 				if err != nil {
 					return err
 				}
-				user := containerUsing(m, img.ID)
+				user := users[img.ID]
 				switch {
 				case user != "" && !force:
 					return fmt.Errorf("removing image %s: container %s uses it: %w", ref, user, errImageInUse)
@@ -289,16 +293,19 @@ func familiarName(n string) string {
 	return strings.TrimPrefix(n, "docker.io/")
 }
 
-// containerUsing names a container created from image id, or "".
-func containerUsing(m *runtime.Manager, id string) string {
+// imageUsers maps each image id containers were created from to one such
+// container's name. An error is returned, not ignored: without the list,
+// an image in use could be taken for unused and deleted.
+func imageUsers(m *runtime.Manager) (map[string]string, error) {
 	cs, err := m.List()
 	if err != nil {
-		return ""
+		return nil, err
 	}
+	users := map[string]string{}
 	for _, c := range cs {
-		if c.Config.ImageID == id {
-			return c.Name()
+		if c.Config.ImageID != "" {
+			users[c.Config.ImageID] = c.Name()
 		}
 	}
-	return ""
+	return users, nil
 }

@@ -43,9 +43,13 @@ func pruneImages(s *image.Store, m *runtime.Manager, all bool, w io.Writer) erro
 	if err != nil {
 		return err
 	}
+	users, err := imageUsers(m)
+	if err != nil {
+		return err
+	}
 	before := storedSize(imgs)
 	for _, img := range imgs {
-		if containerUsing(m, img.ID) != "" || (!all && len(img.Names) > 0) {
+		if users[img.ID] != "" || (!all && len(img.Names) > 0) {
 			continue
 		}
 		// Each name goes; the last one takes the image and its unused
