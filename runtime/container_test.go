@@ -620,3 +620,36 @@ func TestRun_ShortLivedWorkloads(t *testing.T) {
 		}
 	}
 }
+
+// TestRun_ManyLayers: more layers than one page of overlay options holds
+// with their full paths (Docker images have up to 125).
+func TestRun_ManyLayers(t *testing.T) {
+	m := testManager(t)
+	layers := []string{testutil.BusyboxRootfs(t)}
+	long := filepath.Join(t.TempDir(), strings.Repeat("l", 64))
+	for i := 1; i < 125; i++ {
+		dir := filepath.Join(long, fmt.Sprintf("%064d", i))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%d", i)), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		layers = append(layers, dir)
+	}
+	cfg := Config{Layers: layers, Args: []string{"sh", "-c", "exec 2>&1; ls / | grep -c '^f'; cat /f1 /f124"}}
+	c, err := m.Create(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, w, _ := os.Pipe()
+	p, err := m.Start(c, &Stdio{Out: w, Err: w})
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(r)
+	if st := p.Wait(); st.ExitCode != 0 || string(out) != "124\nxx" {
+		t.Errorf("exit %d, output %q", st.ExitCode, out)
+	}
+}

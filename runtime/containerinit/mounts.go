@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -353,12 +354,25 @@ func mountOverlay(target string, lowers []string, stateDir string) error {
 	for i, l := range lowers {
 		top[len(lowers)-1-i] = l
 	}
-	data := "lowerdir=" + strings.Join(top, ":") +
-		",upperdir=" + filepath.Join(stateDir, "upper") +
-		",workdir=" + filepath.Join(stateDir, "work")
+	upper := ",upperdir=" + filepath.Join(stateDir, "upper") + ",workdir=" + filepath.Join(stateDir, "work")
+	data := "lowerdir=" + strings.Join(top, ":") + upper
 	if len(data) > maxOverlayData {
-		// TODO(berth): fsconfig "lowerdir+" (Linux 6.8) lifts this; issue 3.
-		return fmt.Errorf("mounting the image's %d layers: their paths exceed the %d bytes one overlay mount takes", len(lowers), maxOverlayData)
+		// Too many layers for one page of options. As Docker's overlay2
+		// does with its l/ links, name each layer by a short symlink and
+		// mount from their directory with relative paths: overlayfs
+		// resolves the links when it mounts. 125 layers take 400 bytes.
+		short, err := shortLowers(stateDir, lowers)
+		if err != nil {
+			return err
+		}
+		if err := unix.Chdir(filepath.Join(stateDir, "lower")); err != nil {
+			return err
+		}
+		defer unix.Chdir("/")
+		data = "lowerdir=" + strings.Join(short, ":") + upper
+		if len(data) > maxOverlayData {
+			return fmt.Errorf("mounting the image's %d layers: more than one overlay mount takes", len(lowers))
+		}
 	}
 	if err := unix.Mount("overlay", target, "overlay", 0, data); err != nil {
 		if errors.Is(err, unix.ENODEV) {
@@ -367,4 +381,23 @@ func mountOverlay(target string, lowers []string, stateDir string) error {
 		return fmt.Errorf("mounting the root filesystem as overlayfs of %d layers: %w (is berth's state on a file system overlayfs can use as upper layer?)", len(lowers), err)
 	}
 	return nil
+}
+
+// shortLowers links stateDir/lower/<i> to the i-th layer and returns the
+// links' names, top layer first, for a mount made from that directory.
+func shortLowers(stateDir string, lowers []string) ([]string, error) {
+	dir := filepath.Join(stateDir, "lower")
+	os.RemoveAll(dir) // links of an earlier start of this container
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("linking the image's layers: %w", err)
+	}
+	names := make([]string, len(lowers))
+	for i, l := range lowers {
+		name := strconv.Itoa(i)
+		if err := os.Symlink(l, filepath.Join(dir, name)); err != nil {
+			return nil, fmt.Errorf("linking the image's layers: %w", err)
+		}
+		names[len(lowers)-1-i] = name
+	}
+	return names, nil
 }
