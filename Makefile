@@ -2,7 +2,7 @@
 # install what they need on a fresh Debian 12 machine (as root).
 
 MODULE := github.com/berthproject/berth
-LEAVES := spec runtime network image
+LEAVES := spec runtime network image volume
 BIN    := bin/berth
 GO     ?= go
 export PATH := /usr/local/go/bin:$(PATH)

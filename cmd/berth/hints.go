@@ -9,6 +9,7 @@ import (
 
 	"github.com/berthproject/berth/image"
 	"github.com/berthproject/berth/runtime"
+	"github.com/berthproject/berth/volume"
 )
 
 // hints are the "what to do" lines printed under an error, picked by the
@@ -26,6 +27,8 @@ var hints = []struct {
 	{is(runtime.ErrNameInUse), "remove the other container (berth rm -f NAME) or choose another --name"},
 	{is(runtime.ErrRunning), "stop it first (berth stop NAME), or force it with -f"},
 	{is(runtime.ErrNotRunning), "start a new one with: berth run"},
+	{is(volume.ErrNotFound), "list volumes with: berth volume ls"},
+	{is(volume.ErrInvalidName), "to bind-mount a host directory, give its absolute path: -v /host/dir:/path"},
 	{exitCode(runtime.ExitNotFound), "check the command's spelling and that it exists in the root filesystem (and its PATH)"},
 	{exitCode(runtime.ExitCannotExecute), "the file must be executable (chmod +x) and built for this machine"},
 	{is(fs.ErrNotExist), "check the path exists"},
@@ -48,6 +51,11 @@ func printError(w io.Writer, err error) {
 	var cg *runtime.CgroupUnavailableError
 	if errors.As(err, &cg) {
 		fmt.Fprintf(w, "hint:  %s\n", cg.Fix)
+		return
+	}
+	var vu *volume.InUseError
+	if errors.As(err, &vu) {
+		fmt.Fprintf(w, "hint:  remove the container first: berth rm %s (-f if it runs);\n       a stopped container keeps its volumes until it is removed\n", strings.Join(vu.Containers, " "))
 		return
 	}
 	for _, h := range hints {

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berthproject/berth/runtime"
+	"github.com/berthproject/berth/volume"
 )
 
 func newInspectCmd(g *globalOptions) *cobra.Command {
@@ -25,8 +26,9 @@ func newInspectCmd(g *globalOptions) *cobra.Command {
 				return err
 			}
 			var out []inspectView
+			vols := volumeKinds(g)
 			err = eachContainer(m, args, func(_ string, c *runtime.Container) error {
-				out = append(out, newInspectView(c))
+				out = append(out, newInspectView(c, vols))
 				return nil
 			})
 			if perr := printInspect(cmd.OutOrStdout(), out, format); perr != nil {
@@ -93,12 +95,17 @@ type ctrConfig struct {
 	Labels      map[string]string `json:"Labels"`
 	StopSignal  string            `json:"StopSignal,omitempty"`
 	StopTimeout *int              `json:"StopTimeout,omitempty"`
+	// Volumes are the destinations of anonymous volumes, as Docker lists
+	// them (the image's VOLUME and -v /path).
+	Volumes map[string]struct{} `json:"Volumes"`
 }
 
 type mountView struct {
 	Type        string `json:"Type"`
+	Name        string `json:"Name,omitempty"`
 	Source      string `json:"Source"`
 	Destination string `json:"Destination"`
+	Driver      string `json:"Driver,omitempty"`
 	RW          bool   `json:"RW"`
 }
 
@@ -110,7 +117,31 @@ func dockerTime(t time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
-func newInspectView(c *runtime.Container) inspectView {
+// volumeKind answers, for a bind mount's source, which volume it is and
+// whether that volume is anonymous; ok is false for a host directory.
+type volumeKind func(source string) (name string, anonymous, ok bool)
+
+// volumeKinds reads the volume store only for containers that mount a
+// volume, and only once.
+func volumeKinds(g *globalOptions) volumeKind {
+	var s *volume.Store
+	return func(source string) (string, bool, bool) {
+		name, ok := volume.NameOf(g.root, source)
+		if !ok {
+			return "", false, false
+		}
+		if s == nil {
+			var err error
+			if s, err = newVolumeStore(g); err != nil {
+				return name, false, true
+			}
+		}
+		v, err := s.Get(name)
+		return name, err == nil && v.Anonymous, true
+	}
+}
+
+func newInspectView(c *runtime.Container, vols volumeKind) inspectView {
 	cfg := c.Config
 	v := inspectView{
 		ID: c.ID, Created: c.Created, Path: cfg.Args[0], Args: cfg.Args[1:],
@@ -139,15 +170,32 @@ func newInspectView(c *runtime.Container) inspectView {
 		v.Config.StopTimeout = &s
 	}
 	for _, m := range cfg.Mounts {
-		v.Mounts = append(v.Mounts, mountView{Type: m.Type, Source: m.Source, Destination: m.Destination, RW: !m.ReadOnly})
-		switch m.Type {
-		case "bind":
+		mv := mountView{Type: m.Type, Source: m.Source, Destination: m.Destination, RW: !m.ReadOnly}
+		name, anonymous, isVolume := "", false, false
+		if m.Type == "bind" {
+			name, anonymous, isVolume = vols(m.Source)
+		}
+		if isVolume {
+			mv.Type, mv.Name, mv.Driver = "volume", name, volume.Driver
+		}
+		v.Mounts = append(v.Mounts, mv)
+		switch {
+		case anonymous:
+			if v.Config.Volumes == nil {
+				v.Config.Volumes = map[string]struct{}{}
+			}
+			v.Config.Volumes[m.Destination] = struct{}{}
+		case m.Type == "bind":
+			// Docker's Binds name a volume by its name, a host path by itself.
 			b := m.Source + ":" + m.Destination
+			if isVolume {
+				b = name + ":" + m.Destination
+			}
 			if m.ReadOnly {
 				b += ":ro"
 			}
 			v.HostConfig.Binds = append(v.HostConfig.Binds, b)
-		case "tmpfs":
+		case m.Type == "tmpfs":
 			if v.HostConfig.Tmpfs == nil {
 				v.HostConfig.Tmpfs = map[string]string{}
 			}
@@ -157,10 +205,12 @@ func newInspectView(c *runtime.Container) inspectView {
 	return v
 }
 
-func printInspect(w io.Writer, views []inspectView, format string) error {
+// printInspect prints views as a JSON array, or each through the Go
+// template format, as docker inspect does.
+func printInspect[V any](w io.Writer, views []V, format string) error {
 	if format == "" {
 		if views == nil {
-			views = []inspectView{}
+			views = []V{}
 		}
 		b, err := json.MarshalIndent(views, "", "    ")
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/berthproject/berth/image"
 	"github.com/berthproject/berth/runtime"
+	"github.com/berthproject/berth/volume"
 )
 
 func newImagePruneCmd(g *globalOptions) *cobra.Command {
@@ -99,20 +100,36 @@ func storedSize(imgs []*image.Image) int64 {
 
 func newSystemCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{Use: "system", Short: "Manage berth's state"}
-	cmd.AddCommand(&cobra.Command{
+	var format string
+	df := &cobra.Command{
 		Use:   "df",
-		Short: "Show the disk space images, layers and containers use",
+		Short: "Show the disk space images, layers, containers and volumes use",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runSystemDf(g, cmd.OutOrStdout())
+			if err := checkListFormat(format); err != nil {
+				return err
+			}
+			return runSystemDf(g, cmd.OutOrStdout(), format)
 		},
-	})
+	}
+	df.Flags().StringVar(&format, "format", "table", "output format: table or json")
+	cmd.AddCommand(df)
 	return cmd
+}
+
+// dfRow is one line of system df; as JSON it has docker's keys, and
+// docker's strings for values.
+type dfRow struct {
+	Type        string `json:"Type"`
+	TotalCount  string `json:"TotalCount"`
+	Active      string `json:"Active"`
+	Size        string `json:"Size"`
+	Reclaimable string `json:"Reclaimable"`
 }
 
 // runSystemDf shows, as docker system df does, what is stored and what
 // could be reclaimed; the LAYERS line shows what sharing saves.
-func runSystemDf(g *globalOptions, w io.Writer) error {
+func runSystemDf(g *globalOptions, w io.Writer, format string) error {
 	s, err := newImageStore(g)
 	if err != nil {
 		return err
@@ -129,15 +146,31 @@ func runSystemDf(g *globalOptions, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	rows := imageDfRows(imgs, cs)
+	rows = append(rows, containerDfRow(cs))
+	vrow, err := volumeDfRow(g, cs)
+	if err != nil {
+		return err
+	}
+	rows = append(rows, vrow)
+	if format == "json" {
+		return writeJSONLines(w, rows)
+	}
+	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(tw, "TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Type, r.TotalCount, r.Active, r.Size, r.Reclaimable)
+	}
+	return tw.Flush()
+}
+
+func humanSize(n int64) string { return units.HumanSizeWithPrecision(float64(n), 3) }
+
+// imageDfRows are the Images and Layers lines.
+func imageDfRows(imgs []*image.Image, cs []*runtime.Container) []dfRow {
 	inUse := map[string]bool{}
-	running := 0
-	var ctrSize int64
 	for _, c := range cs {
 		inUse[c.Config.ImageID] = true
-		if c.State.Running {
-			running++
-		}
-		ctrSize += dirSize(filepath.Join(c.Dir, "upper"))
 	}
 	// A layer used by several images is stored once: count it once.
 	layerSize := layerSizes(imgs)
@@ -169,14 +202,54 @@ func runSystemDf(g *globalOptions, w io.Writer) error {
 			shared++
 		}
 	}
-	h := func(n int64) string { return units.HumanSizeWithPrecision(float64(n), 3) }
-	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
-	fmt.Fprintln(tw, "TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE")
-	fmt.Fprintf(tw, "Images\t%d\t%d\t%s\t%s\n", len(imgs), activeImages, h(imgSize), h(reclaimable))
-	fmt.Fprintf(tw, "Layers\t%d\t%d shared\t%s\t%s saved by sharing\n", len(layerSize), shared, h(imgSize), h(referenced-imgSize))
-	fmt.Fprintf(tw, "Containers\t%d\t%d\t%s\t%s\n", len(cs), running, h(ctrSize), h(ctrSize))
-	fmt.Fprintf(tw, "Local Volumes\t0\t0\t0B\t0B\n")
-	return tw.Flush()
+	return []dfRow{
+		{"Images", fmt.Sprint(len(imgs)), fmt.Sprint(activeImages), humanSize(imgSize), humanSize(reclaimable)},
+		{"Layers", fmt.Sprint(len(layerSize)), fmt.Sprintf("%d shared", shared), humanSize(imgSize), humanSize(referenced-imgSize) + " saved by sharing"},
+	}
+}
+
+// containerDfRow is the Containers line: their own changes (upper/).
+func containerDfRow(cs []*runtime.Container) dfRow {
+	running := 0
+	var size int64
+	for _, c := range cs {
+		if c.State.Running {
+			running++
+		}
+		size += dirSize(filepath.Join(c.Dir, "upper"))
+	}
+	return dfRow{"Containers", fmt.Sprint(len(cs)), fmt.Sprint(running), humanSize(size), humanSize(size)}
+}
+
+// volumeDfRow is the Local Volumes line: a volume is active while any
+// container, running or not, mounts it; the others' data is reclaimable.
+func volumeDfRow(g *globalOptions, cs []*runtime.Container) (dfRow, error) {
+	vs, err := newVolumeStore(g)
+	if err != nil {
+		return dfRow{}, err
+	}
+	vols, err := vs.List()
+	if err != nil {
+		return dfRow{}, err
+	}
+	used := map[string]bool{}
+	for _, c := range cs {
+		for _, n := range containerVolumes(g, c) {
+			used[n] = true
+		}
+	}
+	active := 0
+	var size, reclaimable int64
+	for _, v := range vols {
+		n := volume.Size(v)
+		size += n
+		if used[v.Name] {
+			active++
+		} else {
+			reclaimable += n
+		}
+	}
+	return dfRow{"Local Volumes", fmt.Sprint(len(vols)), fmt.Sprint(active), humanSize(size), humanSize(reclaimable)}, nil
 }
 
 // dirSize adds up the sizes of the regular files under dir.

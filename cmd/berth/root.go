@@ -64,6 +64,7 @@ func newRootCmd() *cobra.Command {
 		newRmCmd(g), newInspectCmd(g), newWaitCmd(g), newReapCmd(g),
 		newImageCmd(g), newImagesCmd(g, "images"), newRmiCmd(g, "rmi"), newTagCmd(g),
 		newPullCmd(g), newPushCmd(g), newLoginCmd(g), newLogoutCmd(g), newSystemCmd(g),
+		newVolumeCmd(g),
 	)
 	return root
 }

@@ -75,7 +75,7 @@ func newRunCmd(g *globalOptions) *cobra.Command {
 	f.Uint64VarP(&o.cpuShares, "cpu-shares", "c", 0, "relative CPU weight (default 1024)")
 	f.Int64Var(&o.pidsLimit, "pids-limit", 0, "maximum number of processes (-1 for unlimited)")
 	f.BoolVar(&o.readOnly, "read-only", false, "mount the root filesystem read-only")
-	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "bind mount HOST:CONTAINER[:ro]")
+	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "mount HOST:CONTAINER[:ro] (a host directory), NAME:CONTAINER[:ro] (a named volume) or CONTAINER (a new anonymous volume)")
 	f.StringArrayVar(&o.tmpfs, "tmpfs", nil, "mount a tmpfs: PATH[:OPTIONS]")
 	f.BoolVarP(&o.tty, "tty", "t", false, "allocate a pseudo-terminal")
 	f.BoolVarP(&o.interactive, "interactive", "i", false, "keep stdin open")
@@ -94,7 +94,7 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, args []string)
 	if os.Geteuid() != 0 {
 		return &exitError{code: 125, err: runtime.ErrNotRoot}
 	}
-	cfg, err := o.config(args, imageLookup(g))
+	cfg, vols, err := o.config(args, imageLookup(g))
 	if err != nil {
 		return &exitError{code: 125, err: err}
 	}
@@ -102,20 +102,26 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, args []string)
 	if err != nil {
 		return &exitError{code: 125, err: err}
 	}
-	if o.detach {
-		return runDetached(g, m, cfg)
+	rv, err := prepareVolumes(g, &cfg, vols)
+	if err != nil {
+		rv.discard(g, m)
+		return &exitError{code: 125, err: err}
 	}
-	return runAttached(ctx, m, cfg, o)
+	if o.detach {
+		return runDetached(g, m, cfg, rv)
+	}
+	return runAttached(ctx, g, m, cfg, o, rv)
 }
 
-func runDetached(g *globalOptions, m *runtime.Manager, cfg runtime.Config) error {
+func runDetached(g *globalOptions, m *runtime.Manager, cfg runtime.Config, rv *runVolumes) error {
 	c, p, err := m.Run(cfg, nil)
 	if err != nil {
-		return startFailed(m, c, err)
+		return startFailed(g, m, c, rv, err)
 	}
+	rv.created()
 	if c.Config.AutoRemove {
 		if err := spawnReaper(g, c.ID); err != nil {
-			fmt.Fprintf(os.Stderr, "warning: --rm: %v; remove it later with: berth rm %s\n", err, c.Name())
+			fmt.Fprintf(os.Stderr, "warning: --rm: %v; remove it later with: berth rm -v %s\n", err, c.Name())
 		}
 	}
 	if err := p.Release(); err != nil {
@@ -125,7 +131,7 @@ func runDetached(g *globalOptions, m *runtime.Manager, cfg runtime.Config) error
 	return nil
 }
 
-func runAttached(ctx context.Context, m *runtime.Manager, cfg runtime.Config, o *runOptions) error {
+func runAttached(ctx context.Context, g *globalOptions, m *runtime.Manager, cfg runtime.Config, o *runOptions, rv *runVolumes) error {
 	stdio := &runtime.Stdio{Out: os.Stdout, Err: os.Stderr}
 	if o.interactive {
 		stdio.In = os.Stdin
@@ -142,8 +148,9 @@ func runAttached(ctx context.Context, m *runtime.Manager, cfg runtime.Config, o 
 	defer signal.Stop(sigs)
 	c, p, err := m.Run(cfg, stdio)
 	if err != nil {
-		return startFailed(m, c, err)
+		return startFailed(g, m, c, rv, err)
 	}
+	rv.created()
 	go func() {
 		for s := range sigs {
 			_ = p.Signal(s)
@@ -153,6 +160,8 @@ func runAttached(ctx context.Context, m *runtime.Manager, cfg runtime.Config, o 
 	if c.Config.AutoRemove {
 		if err := m.Remove(ctx, c, true); err != nil {
 			fmt.Fprintf(os.Stderr, "warning: %v\n", err)
+		} else {
+			removeAnonymousVolumes(g, m, c)
 		}
 	}
 	return &exitError{code: st.ExitCode}
@@ -160,10 +169,19 @@ func runAttached(ctx context.Context, m *runtime.Manager, cfg runtime.Config, o 
 
 // startFailed reports a container that was not created (c is nil) or did
 // not start, removing it with --rm, and exits with Docker's code for the
-// failure.
-func startFailed(m *runtime.Manager, c *runtime.Container, err error) error {
-	if c != nil && c.Config.AutoRemove {
-		_ = m.Remove(context.Background(), c, true)
+// failure. The anonymous volumes go with a container that goes (or never
+// was); a container that stays keeps them.
+func startFailed(g *globalOptions, m *runtime.Manager, c *runtime.Container, rv *runVolumes, err error) error {
+	switch {
+	case c == nil:
+		rv.discard(g, m)
+	case c.Config.AutoRemove:
+		rv.created()
+		if m.Remove(context.Background(), c, true) == nil {
+			removeAnonymousVolumes(g, m, c)
+		}
+	default:
+		rv.created()
 	}
 	code := 125
 	var se *runtime.StartError
@@ -207,7 +225,12 @@ func newReapCmd(g *globalOptions) *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			return m.Remove(ctx, c, true)
+			if err := m.Remove(ctx, c, true); err != nil {
+				return err
+			}
+			// --rm takes the container's anonymous volumes too, as in Docker.
+			removeAnonymousVolumes(g, m, c)
+			return nil
 		},
 	}
 }

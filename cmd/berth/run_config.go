@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -20,9 +18,12 @@ import (
 //
 // Without --rootfs, args[0] is an image, found with lookup, and its config
 // applies under the flags, as Docker's rules say.
-func (o *runOptions) config(args []string, lookup func(string) (imageInfo, error)) (runtime.Config, error) {
+//
+// Volumes are returned apart: they are created (and filled from the image)
+// only once everything else has been checked, and become bind mounts then.
+func (o *runOptions) config(args []string, lookup func(string) (imageInfo, error)) (runtime.Config, []volumeMount, error) {
 	if o.network != "none" {
-		return runtime.Config{}, fmt.Errorf("--network %q: only \"none\" (loopback only) is supported so far", o.network)
+		return runtime.Config{}, nil, fmt.Errorf("--network %q: only \"none\" (loopback only) is supported so far", o.network)
 	}
 	cfg := runtime.Config{
 		Name: o.name, User: o.user, WorkingDir: o.workdir, Hostname: o.hostname,
@@ -31,29 +32,30 @@ func (o *runOptions) config(args []string, lookup func(string) (imageInfo, error
 	}
 	env, err := o.environment()
 	if err != nil {
-		return cfg, err
+		return cfg, nil, err
 	}
 	var entrypoint *string
+	var imageVolumes []string
 	if o.entrypointSet {
 		entrypoint = &o.entrypoint
 	}
 	if o.rootfs != "" {
 		cfg.Image, cfg.Rootfs, cfg.Env = o.rootfs, o.rootfs, env
 		if cfg.Args, err = commandLine(imageDefaults{}, entrypoint, args); err != nil {
-			return cfg, errors.New("no command given: berth run --rootfs DIR -- CMD [ARG...]")
+			return cfg, nil, errors.New("no command given: berth run --rootfs DIR -- CMD [ARG...]")
 		}
 	} else {
 		if len(args) == 0 {
-			return cfg, errors.New("no image given: berth run [OPTIONS] IMAGE [COMMAND] (or --rootfs DIR -- COMMAND)")
+			return cfg, nil, errors.New("no image given: berth run [OPTIONS] IMAGE [COMMAND] (or --rootfs DIR -- COMMAND)")
 		}
 		img, err := lookup(args[0])
 		if err != nil {
-			return cfg, err
+			return cfg, nil, err
 		}
 		d := img.Defaults
 		cfg.Image, cfg.ImageID, cfg.Layers = args[0], img.ID, img.Layers
 		if cfg.Args, err = commandLine(d, entrypoint, args[1:]); err != nil {
-			return cfg, fmt.Errorf("image %s: %w", args[0], err)
+			return cfg, nil, fmt.Errorf("image %s: %w", args[0], err)
 		}
 		cfg.Env = mergeEnv(d.Env, env)
 		if cfg.WorkingDir == "" {
@@ -63,16 +65,18 @@ func (o *runOptions) config(args []string, lookup func(string) (imageInfo, error
 			cfg.User = d.User
 		}
 		cfg.StopSignal = d.StopSignal
+		imageVolumes = d.Volumes
 	}
 	if cfg.Resources, err = o.resources(); err != nil {
-		return cfg, err
+		return cfg, nil, err
 	}
-	if cfg.Mounts, err = o.mounts(); err != nil {
-		return cfg, err
+	var vols []volumeMount
+	if cfg.Mounts, vols, err = o.mounts(imageVolumes); err != nil {
+		return cfg, nil, err
 	}
 	if o.stopSignal != "" {
 		if _, err := runtime.ParseSignal(o.stopSignal); err != nil {
-			return cfg, fmt.Errorf("--stop-signal: %w", err)
+			return cfg, nil, fmt.Errorf("--stop-signal: %w", err)
 		}
 		cfg.StopSignal = o.stopSignal
 	}
@@ -86,7 +90,7 @@ func (o *runOptions) config(args []string, lookup func(string) (imageInfo, error
 			cfg.Labels[k] = v
 		}
 	}
-	return cfg, nil
+	return cfg, vols, nil
 }
 
 func (o *runOptions) environment() ([]string, error) {
@@ -189,58 +193,4 @@ func parseSize(flag, s string) (int64, error) {
 		return 0, fmt.Errorf("%s %q: not a size; write a number with an optional unit b, k, m or g (e.g. 64m)", flag, s)
 	}
 	return n, nil
-}
-
-func (o *runOptions) mounts() ([]runtime.Mount, error) {
-	var out []runtime.Mount
-	for _, v := range o.volumes {
-		m, err := parseVolume(v)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	for _, t := range o.tmpfs {
-		dest, opts, _ := strings.Cut(t, ":")
-		m := runtime.Mount{Type: "tmpfs", Destination: dest}
-		if opts != "" {
-			m.Options = strings.Split(opts, ",")
-		}
-		if !filepath.IsAbs(dest) {
-			return nil, fmt.Errorf("--tmpfs %q: the path must be absolute", t)
-		}
-		out = append(out, m)
-	}
-	return out, nil
-}
-
-// parseVolume reads -v HOST:CONTAINER[:ro|rw]. A missing host directory is
-// created, as Docker does.
-func parseVolume(v string) (runtime.Mount, error) {
-	parts := strings.Split(v, ":")
-	if len(parts) < 2 || len(parts) > 3 {
-		return runtime.Mount{}, fmt.Errorf("-v %q: expected HOST:CONTAINER[:ro]", v)
-	}
-	m := runtime.Mount{Type: "bind", Source: parts[0], Destination: parts[1]}
-	if len(parts) == 3 {
-		switch parts[2] {
-		case "ro":
-			m.ReadOnly = true
-		case "rw":
-		default:
-			return m, fmt.Errorf("-v %q: unknown option %q (ro or rw)", v, parts[2])
-		}
-	}
-	if !filepath.IsAbs(m.Source) {
-		return m, fmt.Errorf("-v %q: named volumes are not supported yet; give an absolute host path", v)
-	}
-	if !filepath.IsAbs(m.Destination) {
-		return m, fmt.Errorf("-v %q: the container path must be absolute", v)
-	}
-	if _, err := os.Stat(m.Source); errors.Is(err, fs.ErrNotExist) {
-		if err := os.MkdirAll(m.Source, 0o755); err != nil {
-			return m, fmt.Errorf("-v %q: creating %s: %w", v, m.Source, err)
-		}
-	}
-	return m, nil
 }

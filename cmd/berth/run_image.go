@@ -20,6 +20,9 @@ type imageDefaults struct {
 	WorkingDir string
 	User       string
 	StopSignal string
+	// Volumes are the image's VOLUME paths, sorted: each gets an anonymous
+	// volume unless a -v or --tmpfs mount covers it.
+	Volumes []string
 }
 
 // commandLine works out the command as Docker does: arguments after the

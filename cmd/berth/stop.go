@@ -68,18 +68,25 @@ func newKillCmd(g *globalOptions) *cobra.Command {
 }
 
 func newRmCmd(g *globalOptions) *cobra.Command {
-	var force bool
+	var force, volumes bool
 	cmd := &cobra.Command{
 		Use:   "rm [OPTIONS] CONTAINER...",
 		Short: "Remove containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return actOn(g, cmd.OutOrStdout(), args, func(m *runtime.Manager, c *runtime.Container) error {
-				return m.Remove(context.Background(), c, force)
+				if err := m.Remove(context.Background(), c, force); err != nil {
+					return err
+				}
+				if volumes {
+					removeAnonymousVolumes(g, m, c)
+				}
+				return nil
 			})
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "kill and remove a running container")
+	cmd.Flags().BoolVarP(&volumes, "volumes", "v", false, "also remove the container's anonymous volumes (named ones stay)")
 	return cmd
 }
 

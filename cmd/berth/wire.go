@@ -1,8 +1,11 @@
 package main
 
 import (
+	"sort"
+
 	"github.com/berthproject/berth/image"
 	"github.com/berthproject/berth/runtime"
+	"github.com/berthproject/berth/volume"
 )
 
 // wire.go is the one place that builds berth's concrete parts and hands
@@ -18,6 +21,41 @@ func newImageStore(g *globalOptions) (*image.Store, error) {
 	return image.Open(g.root)
 }
 
+// newVolumeStore opens the volume store (root/volumes).
+func newVolumeStore(g *globalOptions) (*volume.Store, error) {
+	return volume.Open(g.root)
+}
+
+// volumeUsers tells the volume store which containers use which volumes,
+// read from the containers' configs on every call: a container mounts a
+// volume when one of its bind mounts' source is the volume's data.
+func volumeUsers(g *globalOptions, m *runtime.Manager) volume.UsersFunc {
+	return func() (map[string][]string, error) {
+		cs, err := m.List()
+		if err != nil {
+			return nil, err
+		}
+		users := map[string][]string{}
+		for _, c := range cs {
+			for _, name := range containerVolumes(g, c) {
+				users[name] = append(users[name], c.Name())
+			}
+		}
+		return users, nil
+	}
+}
+
+// containerVolumes names the volumes c mounts.
+func containerVolumes(g *globalOptions, c *runtime.Container) []string {
+	var names []string
+	for _, mnt := range c.Config.Mounts {
+		if name, ok := volume.NameOf(g.root, mnt.Source); ok && mnt.Type == "bind" {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
 // imageLookup finds what `berth run IMAGE` needs of an image.
 func imageLookup(g *globalOptions) func(ref string) (imageInfo, error) {
 	return func(ref string) (imageInfo, error) {
@@ -30,11 +68,17 @@ func imageLookup(g *globalOptions) func(ref string) (imageInfo, error) {
 			return imageInfo{}, err
 		}
 		c := img.Config
+		vols := make([]string, 0, len(c.Volumes))
+		for p := range c.Volumes {
+			vols = append(vols, p)
+		}
+		sort.Strings(vols)
 		return imageInfo{
 			ID: img.ID, Layers: img.Layers,
 			Defaults: imageDefaults{
 				Entrypoint: c.Entrypoint, Cmd: c.Cmd, Env: c.Env,
 				WorkingDir: c.WorkingDir, User: c.User, StopSignal: c.StopSignal,
+				Volumes: vols,
 			},
 		}, nil
 	}
