@@ -40,6 +40,23 @@
 //     need a compressed blob with a stable digest and it saves disk. xz and
 //     zstd are decompressed by the xz and zstd programs, as Docker does for
 //     xz, rather than by a Go library that every berth process would load.
+//   - Pull keeps every layer blob byte for byte under the digest its
+//     manifest names, whatever the media type (gzip, zstd, uncompressed,
+//     Docker's foreign and OCI's non-distributable layers), so that push
+//     and save hand the registry back the same manifest. The media type
+//     says how to decompress; the blob's magic bytes must agree. Foreign
+//     layers are fetched from the image's registry like any other, never
+//     from the URLs in their descriptors; a registry that lacks one is a
+//     ForeignLayerError.
+//   - Pull decodes zstd with klauspost/compress in-process, Import with the
+//     zstd program. Pulls run in berth-registry, which links that decoder
+//     through go-containerregistry already (0 bytes more), and it is as
+//     fast as the program (660 MiB of a zstd -3 layer: 1.8 s in Go, 2.0 s
+//     piped through zstd, on 2 cores), with no program to install.
+//     Linking it into berth would cost every berth process 382 KiB of
+//     binary (+4.6%) and 0.2 ms of package initialisation, for imports of
+//     zstd tarballs only. Its window is capped at 128 MiB, the zstd
+//     program's default, against frames that ask for unbounded memory.
 //
 // Unpacking (unpack.go) treats a layer as hostile:
 //   - Entry names are relative to the layer: a leading "/" is dropped, as tar

@@ -162,3 +162,23 @@ func (e *DigestError) Error() string {
 }
 
 func (e *DigestError) Unwrap() error { return ErrDigestMismatch }
+
+// ForeignLayerError is a foreign (non-distributable) layer that the
+// registry does not have. Docker would fetch it from the URLs its
+// descriptor lists; berth fetches layers only from the image's registry.
+type ForeignLayerError struct {
+	Digest    v1.Hash
+	MediaType string
+	URLs      []string // where the manifest says it can be had
+}
+
+func (e *ForeignLayerError) Error() string {
+	from := "the URLs its manifest lists (" + strings.Join(e.URLs, ", ") + ")"
+	if len(e.URLs) == 0 {
+		from = "elsewhere"
+	}
+	return fmt.Sprintf("layer %s is a foreign layer (%s) that the registry does not have; berth fetches layers only from the registry, not from %s (copy the image into the registry with its foreign layers, e.g. crane copy --allow-nondistributable-artifacts)",
+		e.Digest, e.MediaType, from)
+}
+
+func (e *ForeignLayerError) Unwrap() error { return ErrRemoteNotFound }

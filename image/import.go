@@ -116,9 +116,11 @@ type ingested struct {
 func (l *ingested) discard() {
 	if l.dir != "" {
 		os.RemoveAll(l.dir)
+		l.dir = ""
 	}
 	if l.blobTmp != "" {
 		os.Remove(l.blobTmp)
+		l.blobTmp = ""
 	}
 }
 
@@ -177,14 +179,46 @@ func detect(br *bufio.Reader) compression {
 	return plain
 }
 
+// adjective describes content of compression c: "zstd-compressed".
+func (c compression) adjective() string {
+	if c == plain {
+		return "uncompressed"
+	}
+	return string(c) + "-compressed"
+}
+
 // ingest reads one layer tarball from r in a single pass: it hashes the
 // uncompressed stream for the diff ID, writes the compressed blob and
-// unpacks the entries, all as the bytes arrive.
-func (s *Store) ingest(ctx context.Context, r io.Reader) (_ *ingested, err error) {
+// unpacks the entries, all as the bytes arrive. The compression is told
+// by the magic bytes; gzip input is kept as the blob, any other is stored
+// gzip-compressed.
+func (s *Store) ingest(ctx context.Context, r io.Reader) (*ingested, error) {
+	return s.ingestLayer(ctx, r, layerInput{})
+}
+
+// layerInput says how ingestLayer takes its input.
+type layerInput struct {
+	// comp is the compression the input must have, as a pulled layer's
+	// media type says; "" takes whichever the magic bytes tell.
+	comp compression
+	// keep stores the input as the blob byte for byte, whatever its
+	// compression: a pulled blob must keep the digest its manifest names.
+	// Without keep, only gzip input is kept.
+	keep bool
+	// zstd decodes zstd in-process; nil runs the zstd program (doc.go).
+	zstd func(io.Reader) (io.ReadCloser, error)
+}
+
+// ingestLayer is ingest with a say in how the input is read.
+func (s *Store) ingestLayer(ctx context.Context, r io.Reader, in layerInput) (_ *ingested, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	br := bufio.NewReaderSize(ctxReader{ctx, r}, 256<<10)
 	comp := detect(br)
+	if in.comp != "" && comp != in.comp {
+		return nil, fmt.Errorf("the content is %s, not %s", comp.adjective(), in.comp.adjective())
+	}
+	keep := in.keep || comp == gzipC
 
 	l := &ingested{}
 	defer func() {
@@ -201,28 +235,43 @@ func (s *Store) ingest(ctx context.Context, r io.Reader) (_ *ingested, err error
 	blobHash := sha256.New()
 	blobOut := &countWriter{w: io.MultiWriter(blobFile, blobHash)}
 
+	raw := io.Reader(br)
+	if keep {
+		raw = io.TeeReader(br, blobOut)
+	}
 	var stream io.Reader
 	var wait []func() error // run after the stream is drained
 	switch comp {
 	case gzipC:
-		zr, err := gzip.NewReader(io.TeeReader(br, blobOut))
+		zr, err := gzip.NewReader(raw)
 		if err != nil {
 			return nil, fmt.Errorf("reading gzip input: %w", err)
 		}
 		stream = zr
 	case plain:
-		stream = br
+		stream = raw
 	case bzip2C:
-		stream = bzip2.NewReader(br)
-	case xzC, zstdC:
-		out, w, err := decompressor(ctx, comp, br)
+		stream = bzip2.NewReader(raw)
+	case zstdC, xzC:
+		if comp == zstdC && in.zstd != nil {
+			zr, err := in.zstd(raw)
+			if err != nil {
+				return nil, fmt.Errorf("reading zstd input: %w", err)
+			}
+			// Closing waits for the decoder's reading goroutine, which
+			// writes the blob when keep is set.
+			defer zr.Close()
+			stream, wait = zr, append(wait, zr.Close)
+			break
+		}
+		out, w, err := decompressor(ctx, comp, raw)
 		if err != nil {
 			return nil, err
 		}
 		defer out.Close()
 		stream, wait = out, append(wait, w)
 	}
-	if comp != gzipC {
+	if !keep {
 		pw, done := compressTo(blobOut)
 		defer pw.CloseWithError(errors.New("import aborted"))
 		stream = io.TeeReader(stream, pw)
@@ -246,6 +295,13 @@ func (s *Store) ingest(ctx context.Context, r io.Reader) (_ *ingested, err error
 	for _, w := range wait {
 		if err := w(); err != nil {
 			return nil, err
+		}
+	}
+	if keep {
+		// A kept blob is all of the input, whatever follows the
+		// compressed stream: its digest is checked against the input's.
+		if _, err := io.Copy(io.Discard, raw); err != nil {
+			return nil, fmt.Errorf("reading %s input: %w", comp, err)
 		}
 	}
 	if err := blobFile.Sync(); err != nil {

@@ -12,11 +12,13 @@ import (
 	"hash"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -155,28 +157,54 @@ func (s *Store) haveLayer(chainID, blob v1.Hash) bool {
 	return err == nil
 }
 
+// layerCompressions are the layer media types a pull reads, and the
+// compression each says its blob has. A foreign (non-distributable) layer
+// is fetched from the image's registry like any other, never from the
+// URLs of its descriptor.
+var layerCompressions = map[types.MediaType]compression{
+	types.OCILayer:                       gzipC,
+	types.DockerLayer:                    gzipC,
+	types.OCIUncompressedLayer:           plain,
+	types.DockerUncompressedLayer:        plain,
+	types.OCILayerZStd:                   zstdC,
+	types.DockerForeignLayer:             gzipC,
+	types.OCIRestrictedLayer:             gzipC,
+	types.OCIUncompressedRestrictedLayer: plain,
+	ociRestrictedLayerZstd:               zstdC,
+}
+
+// ociRestrictedLayerZstd is in the image spec but not among
+// go-containerregistry's constants.
+const ociRestrictedLayerZstd types.MediaType = "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd"
+
+func isForeign(mt types.MediaType) bool {
+	return mt == types.DockerForeignLayer || strings.Contains(string(mt), ".nondistributable.")
+}
+
 // pullLayer downloads one layer blob and unpacks it into a temporary
-// directory through ingest, checking both of its digests.
+// directory through ingest, checking both of its digests. The blob is
+// stored as it came, whatever its compression, so that push and save
+// hand out the manifest the registry gave.
 func (s *Store) pullLayer(ctx context.Context, f *blobFetcher, d v1.Descriptor, diffID v1.Hash, rep *reporter) (*ingested, error) {
-	switch d.MediaType {
-	case types.OCILayer, types.DockerLayer:
-	default:
-		// ingest stores other compressions re-gzipped, under a digest the
-		// manifest does not name.
-		return nil, fmt.Errorf("layer %s: media type %s is not supported yet", d.Digest, d.MediaType)
+	comp, ok := layerCompressions[d.MediaType]
+	if !ok {
+		return nil, fmt.Errorf("layer %s: media type %s is not supported", d.Digest, d.MediaType)
 	}
 	rc, err := f.blob(ctx, d.Digest)
 	if err != nil {
+		if isForeign(d.MediaType) && isNotFound(err) {
+			return nil, &ForeignLayerError{Digest: d.Digest, MediaType: string(d.MediaType), URLs: d.URLs}
+		}
 		return nil, fmt.Errorf("fetching layer %s: %w", d.Digest, err)
 	}
 	defer rc.Close()
 	rep.emit(d.Digest, "downloading", 0, d.Size)
 	in := &hashingReader{r: io.LimitReader(rc, d.Size+1), h: sha256.New(), step: 1 << 20}
 	in.onRead = func(n int64) { rep.emit(d.Digest, "downloading", n, d.Size) }
-	l, ingErr := s.ingest(ctx, in)
-	// Read what ingest left (tar padding, a broken tail) so that the digest
-	// covers the whole blob: a corrupted blob is reported as such, not as
-	// whichever gzip or tar error it caused first.
+	l, ingErr := s.ingestLayer(ctx, in, layerInput{comp: comp, keep: true, zstd: zstdReader})
+	// Read what ingest left (a broken tail) so that the digest covers the
+	// whole blob: a corrupted blob is reported as such, not as whichever
+	// decompression or tar error it caused first.
 	if _, err := io.Copy(io.Discard, in); err != nil && ingErr == nil {
 		ingErr = err
 	}
@@ -194,17 +222,32 @@ func (s *Store) pullLayer(ctx context.Context, f *blobFetcher, d v1.Descriptor, 
 		return nil, &DigestError{What: "layer blob", Want: d.Digest, Got: got}
 	}
 	if ingErr != nil {
-		return nil, fmt.Errorf("layer %s: %w", d.Digest, ingErr)
+		return nil, fmt.Errorf("layer %s (media type %s): %w", d.Digest, d.MediaType, ingErr)
 	}
-	if l.blob != d.Digest {
+	if l.blob != d.Digest { // ingest kept the bytes that were hashed above
 		l.discard()
-		return nil, fmt.Errorf("layer %s: not gzip-compressed although its media type says so", d.Digest)
+		return nil, &DigestError{What: "stored layer blob", Want: d.Digest, Got: l.blob}
 	}
 	if l.diffID != diffID {
 		l.discard()
 		return nil, &DigestError{What: "layer content (diff ID)", Want: diffID, Got: l.diffID}
 	}
 	return l, nil
+}
+
+// zstdMaxWindow caps the memory a zstd layer may make the decoder take,
+// as the zstd program does by default (128 MiB): a hostile registry's
+// frame cannot ask for more.
+const zstdMaxWindow = 128 << 20
+
+// zstdReader decodes zstd in-process. berth-registry links klauspost's
+// decoder through go-containerregistry anyway; see doc.go.
+func zstdReader(r io.Reader) (io.ReadCloser, error) {
+	d, err := zstd.NewReader(r, zstd.WithDecoderMaxWindow(zstdMaxWindow))
+	if err != nil {
+		return nil, err
+	}
+	return d.IOReadCloser(), nil // its Close may be called twice
 }
 
 // commitPull makes the pulled image visible: layers, blobs, then its

@@ -134,7 +134,8 @@ func registryError(op string, r name.Reference, err error) error {
 		return nil
 	}
 	var de *DigestError
-	if errors.As(err, &de) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	var fe *ForeignLayerError
+	if errors.As(err, &de) || errors.As(err, &fe) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s %s: %w", op, r.Name(), err)
 	}
 	e := &RegistryError{Op: op, Ref: r.Name(), Registry: r.Context().RegistryStr(), Cause: err}
@@ -165,6 +166,25 @@ func registryError(op string, r name.Reference, err error) error {
 		}
 	}
 	return e
+}
+
+// isNotFound says whether err is a registry's answer that it has no such
+// thing.
+func isNotFound(err error) bool {
+	var te *transport.Error
+	if !errors.As(err, &te) {
+		return false
+	}
+	if te.StatusCode == http.StatusNotFound {
+		return true
+	}
+	for _, d := range te.Errors {
+		switch d.Code {
+		case transport.BlobUnknownErrorCode, transport.ManifestUnknownErrorCode, transport.NameUnknownErrorCode:
+			return true
+		}
+	}
+	return false
 }
 
 // blobFetcher GETs blobs of one repository itself rather than through

@@ -45,6 +45,12 @@ func StartRegistryWithAuth(t *testing.T, user, password string) *Registry {
 	return startRegistry(t, fmt.Sprintf("auth:\n  htpasswd:\n    realm: berth-test\n    path: %s\n", file))
 }
 
+// StartRegistryWithConfig starts a registry whose configuration file has
+// extraConfig (YAML, top-level keys) appended, e.g. a validation section.
+func StartRegistryWithConfig(t *testing.T, extraConfig string) *Registry {
+	return startRegistry(t, extraConfig)
+}
+
 func startRegistry(t *testing.T, extraConfig string) *Registry {
 	t.Helper()
 	installRegistry(t)
