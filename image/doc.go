@@ -19,6 +19,8 @@
 //	images/lock                  flock(2) held around every change of the above
 //	layers/<chain-id hex>/       a layer unpacked, used as an overlay lowerdir
 //	layers/<chain-id hex>.json   what we know of it: diff ID, unpacked size
+//	.tmp-* in each directory     temporaries: layers and blobs being written,
+//	                             files being replaced, layers being deleted
 //
 // Decisions written down here:
 //   - Names are normalised as Docker does (NormalizeName): "busybox" is
@@ -32,8 +34,17 @@
 //   - A layer unpacks into layers/.tmp-* and becomes visible with one
 //     rename(2) to its chain ID, after a syncfs(2) so that a crash cannot
 //     leave a named layer with lost content. When the name exists already
-//     (another import won the race) ours is discarded. Leftover .tmp-*
-//     directories of killed processes are not cleaned yet.
+//     (another import won the race) ours is discarded.
+//   - Every temporary is held with flock(2) LOCK_EX by its owner for as
+//     long as it exists (the directory or file itself is locked). Import
+//     and Pull first delete the temporaries whose lock they can take with
+//     LOCK_NB: their owner was killed, and the kernel dropped its locks.
+//     Creators hold a shared flock on the directory from before creating a
+//     temporary until it is locked, and the cleaner holds it exclusively
+//     while it looks, so a temporary is never judged in the moment between
+//     its creation and its lock (temp.go). Processes that pull or import
+//     the same image at once are safe: each unpacks into its own
+//     temporaries and the first to commit under images/lock wins.
 //   - Import keeps a gzip input as the layer blob byte for byte (no
 //     recompression, the blob digest is that of the input); plain, bzip2,
 //     xz and zstd input is stored gzip-compressed, because push and save

@@ -35,6 +35,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader, name string) (*Image, e
 	if err != nil {
 		return nil, err
 	}
+	s.cleanTemps()
 	l, err := s.ingest(ctx, r)
 	if err != nil {
 		return nil, fmt.Errorf("importing %s: %w", n, err)
@@ -110,6 +111,10 @@ type ingested struct {
 	size     int64  // unpacked bytes
 	dir      string // temporary layer directory, "" once committed
 	blobTmp  string // temporary blob file, "" once committed
+	// The temporaries' locks (temp.go), held until each is renamed into
+	// the store or removed: a killed ingest's leftovers are cleaned.
+	dirLock  *os.File
+	blobLock *os.File // the blob file itself
 }
 
 // discard removes what commit did not move into the store.
@@ -121,6 +126,15 @@ func (l *ingested) discard() {
 	if l.blobTmp != "" {
 		os.Remove(l.blobTmp)
 		l.blobTmp = ""
+	}
+	closeLock(&l.dirLock)
+	closeLock(&l.blobLock)
+}
+
+func closeLock(f **os.File) {
+	if *f != nil {
+		(*f).Close()
+		*f = nil
 	}
 }
 
@@ -138,6 +152,7 @@ func (l *ingested) commit(s *Store, chainID v1.Hash) error {
 			return fmt.Errorf("storing layer %s: %w", chainID, err)
 		}
 		l.dir = ""
+		closeLock(&l.dirLock)
 		if err := syncDir(s.layerDir()); err != nil {
 			return err
 		}
@@ -147,6 +162,7 @@ func (l *ingested) commit(s *Store, chainID v1.Hash) error {
 			return fmt.Errorf("storing layer blob %s: %w", l.blob, err)
 		}
 		l.blobTmp = ""
+		closeLock(&l.blobLock)
 		if err := syncDir(s.blobDir()); err != nil {
 			return err
 		}
@@ -226,12 +242,11 @@ func (s *Store) ingestLayer(ctx context.Context, r io.Reader, in layerInput) (_ 
 			l.discard()
 		}
 	}()
-	blobFile, err := os.CreateTemp(s.blobDir(), ".tmp-layer-")
+	blobFile, err := tempFile(s.blobDir(), tempPrefix+"layer-")
 	if err != nil {
 		return nil, err
 	}
-	l.blobTmp = blobFile.Name()
-	defer blobFile.Close()
+	l.blobTmp, l.blobLock = blobFile.Name(), blobFile
 	blobHash := sha256.New()
 	blobOut := &countWriter{w: io.MultiWriter(blobFile, blobHash)}
 
@@ -280,7 +295,7 @@ func (s *Store) ingestLayer(ctx context.Context, r io.Reader, in layerInput) (_ 
 	diffHash := sha256.New()
 	stream = io.TeeReader(stream, diffHash)
 
-	l.dir, err = os.MkdirTemp(s.layerDir(), ".tmp-")
+	l.dir, l.dirLock, err = tempDir(s.layerDir(), tempPrefix)
 	if err != nil {
 		return nil, err
 	}

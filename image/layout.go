@@ -31,18 +31,16 @@ func ChainIDs(diffIDs []v1.Hash) []v1.Hash {
 
 // writeFileAtomic replaces p with data: a temporary file beside it, fsync,
 // rename, fsync of the directory. A reader sees the old or the new file.
+// The temporary stays locked until renamed (see temp.go).
 func writeFileAtomic(p string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-"+filepath.Base(p)+"-")
+	f, err := tempFile(filepath.Dir(p), tempPrefix+filepath.Base(p)+"-")
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", p, err)
 	}
+	defer f.Close()
 	if err := writeAndSync(f, data); err != nil {
 		os.Remove(f.Name())
 		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		os.Remove(f.Name())
-		return err
 	}
 	if err := os.Rename(f.Name(), p); err != nil {
 		os.Remove(f.Name())
@@ -54,10 +52,10 @@ func writeFileAtomic(p string, data []byte) error {
 func writeAndSync(f *os.File, data []byte) error {
 	_, err := f.Write(data)
 	if err == nil {
-		err = f.Sync()
+		err = f.Chmod(0o644)
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	if err == nil {
+		err = f.Sync()
 	}
 	return err
 }
@@ -90,21 +88,23 @@ func (s *Store) Remove(ref string) error {
 	if err != nil {
 		return err
 	}
-	var trash []string
+	var trash []*os.File
 	err = s.remove(ref, &trash)
 	unlock()
 	// The directories went out of sight by rename under the lock; deleting
-	// their contents can be slow and needs no lock.
-	for _, p := range trash {
-		if rerr := os.RemoveAll(p); rerr != nil && err == nil {
-			err = fmt.Errorf("removing %s: %w", p, rerr)
+	// their contents can be slow and needs no lock. Each stays locked as a
+	// temporary until it is gone, so a killed Remove leaves it to cleanTemps.
+	for _, t := range trash {
+		if rerr := os.RemoveAll(t.Name()); rerr != nil && err == nil {
+			err = fmt.Errorf("removing %s: %w", t.Name(), rerr)
 		}
+		t.Close()
 	}
 	return err
 }
 
 // remove does Remove's index work. Preconditions: s.lock held.
-func (s *Store) remove(ref string, trash *[]string) error {
+func (s *Store) remove(ref string, trash *[]*os.File) error {
 	idx, err := s.readIndex()
 	if err != nil {
 		return err
@@ -151,8 +151,9 @@ func (s *Store) remove(ref string, trash *[]string) error {
 
 // collect deletes the blobs and layer directories of the manifest h that
 // no manifest left in idx uses. Layer directories are renamed out of sight
-// and added to trash for the caller to delete. Preconditions: s.lock held.
-func (s *Store) collect(idx *v1.IndexManifest, h v1.Hash, trash *[]string) error {
+// into locked temporaries added to trash for the caller to delete.
+// Preconditions: s.lock held.
+func (s *Store) collect(idx *v1.IndexManifest, h v1.Hash, trash *[]*os.File) error {
 	usedBlobs := map[v1.Hash]bool{}
 	usedLayers := map[v1.Hash]bool{}
 	refs := func(h v1.Hash, each func(blob v1.Hash), eachLayer func(chainID v1.Hash)) error {
@@ -205,11 +206,11 @@ func (s *Store) collect(idx *v1.IndexManifest, h v1.Hash, trash *[]string) error
 	}
 	for _, l := range layers {
 		dir := s.LayerPath(l)
-		gone, err := os.MkdirTemp(s.layerDir(), ".tmp-rm-")
+		gone, lock, err := tempDir(s.layerDir(), tempPrefix+"rm-")
 		if err != nil {
 			return fmt.Errorf("removing layer %s: %w", l, err)
 		}
-		*trash = append(*trash, gone)
+		*trash = append(*trash, lock)
 		if err := os.Rename(dir, filepath.Join(gone, l.Hex)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("removing layer %s: %w", l, err)
 		}

@@ -39,6 +39,7 @@ func (s *Store) Pull(ctx context.Context, ref string, progress Progress) (*Image
 	if err != nil {
 		return nil, err
 	}
+	s.cleanTemps()
 	img, err := s.pull(ctx, r, n, &reporter{fn: progress})
 	if err != nil {
 		return nil, registryError("pulling", r, err)
