@@ -68,6 +68,18 @@
 //     binary (+4.6%) and 0.2 ms of package initialisation, for imports of
 //     zstd tarballs only. Its window is capped at 128 MiB, the zstd
 //     program's default, against frames that ask for unbounded memory.
+//   - A registry is spoken to in HTTPS with verified certificates unless
+//     it is on loopback or in "insecure-registries" of berth's config file
+//     (/etc/berth/config.json, or $BERTH_CONFIG; Docker's daemon.json key:
+//     host[:port] matched exactly, or a CIDR matched against its addresses,
+//     looked up for a name). Those get what Docker gives them: HTTPS
+//     without certificate checks, then plain HTTP if that fails. The check
+//     is per request host, so a redirect elsewhere is verified again. A
+//     certificate or plain-HTTP failure of any other registry is ErrTLS,
+//     whose message names the entry to add. Package image reads the file
+//     itself, at each Pull, Push and Login, because those run in
+//     berth-registry, which berth execs with its own arguments: nothing
+//     needs passing across, and the file stays Docker's shape.
 //
 // Unpacking (unpack.go) treats a layer as hostile:
 //   - Entry names are relative to the layer: a leading "/" is dropped, as tar

@@ -117,6 +117,11 @@ var (
 	ErrUnreachable = errors.New("registry unreachable")
 	// ErrDigestMismatch: content from a registry is not what its digest says.
 	ErrDigestMismatch = errors.New("digest mismatch")
+	// ErrTLS: the registry's certificate is not trusted, or it speaks
+	// plain HTTP, and it is not in insecure-registries.
+	ErrTLS = errors.New("no trusted TLS connection to the registry")
+	// ErrConfig: berth's configuration file cannot be used.
+	ErrConfig = errors.New("invalid configuration file")
 )
 
 // RegistryError is a pull or push that a registry refused or that could
@@ -127,7 +132,8 @@ type RegistryError struct {
 	Ref      string // the normalised name
 	Registry string // host[:port]
 	Err      error
-	Cause    error // go-containerregistry's or net/http's error
+	Cause    error  // go-containerregistry's or net/http's error
+	Config   string // with ErrTLS: the configuration file to list the registry in
 }
 
 func (e *RegistryError) Error() string {
@@ -138,6 +144,8 @@ func (e *RegistryError) Error() string {
 		return fmt.Sprintf("%s %s: %v %s (log in first: berth login %s): %v", e.Op, e.Ref, e.Err, e.Registry, e.Registry, e.Cause)
 	case ErrUnreachable:
 		return fmt.Sprintf("%s %s: %v at %s (is it running, and is the address right?): %v", e.Op, e.Ref, e.Err, e.Registry, e.Cause)
+	case ErrTLS:
+		return fmt.Sprintf("%s %s: %v %s (if you trust it, add %q to \"insecure-registries\" in %s): %v", e.Op, e.Ref, e.Err, e.Registry, e.Registry, e.Config, e.Cause)
 	}
 	return fmt.Sprintf("%s %s: %v", e.Op, e.Ref, e.Cause)
 }
@@ -182,3 +190,25 @@ func (e *ForeignLayerError) Error() string {
 }
 
 func (e *ForeignLayerError) Unwrap() error { return ErrRemoteNotFound }
+
+// ConfigError is berth's configuration file that cannot be read or used,
+// with the place of the problem when it is known.
+type ConfigError struct {
+	Path         string
+	Line, Column int    // of a syntax or type error; 0 when unknown
+	Key          string // "insecure-registries[1]"; "" when unknown
+	Err          error
+}
+
+func (e *ConfigError) Error() string {
+	where := e.Path
+	if e.Line > 0 {
+		where = fmt.Sprintf("%s:%d:%d", e.Path, e.Line, e.Column)
+	}
+	if e.Key != "" {
+		where += ": " + e.Key
+	}
+	return fmt.Sprintf("%s: %v", where, e.Err)
+}
+
+func (e *ConfigError) Unwrap() []error { return []error{ErrConfig, e.Err} }

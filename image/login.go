@@ -21,12 +21,16 @@ const dockerHubAuthKey = "https://index.docker.io/v1/"
 // them, stores them as Docker does (~/.docker/config.json, or its
 // credential helper), so docker and berth share them.
 func Login(ctx context.Context, registry, user, password string) error {
-	reg, err := parseRegistry(registry)
+	cfg, err := loadRegistryConfig()
+	if err != nil {
+		return err
+	}
+	reg, err := parseRegistry(ctx, registry, cfg)
 	if err != nil {
 		return err
 	}
 	auth := authn.FromConfig(authn.AuthConfig{Username: user, Password: password})
-	rt, err := transport.NewWithContext(ctx, reg, auth, baseTransport(), []string{reg.Scope(transport.PullScope)})
+	rt, err := transport.NewWithContext(ctx, reg, auth, newRegistryTransport(cfg), []string{reg.Scope(transport.PullScope)})
 	if err != nil {
 		return registryError("logging in to", reg.Repo("library").Tag("latest"), err)
 	}
@@ -56,7 +60,7 @@ func Login(ctx context.Context, registry, user, password string) error {
 
 // Logout forgets the credentials stored for registry.
 func Logout(registry string) error {
-	reg, err := parseRegistry(registry)
+	reg, err := parseRegistry(context.Background(), registry, nil)
 	if err != nil {
 		return err
 	}
@@ -75,13 +79,13 @@ func Logout(registry string) error {
 }
 
 // parseRegistry reads a registry host as Docker does (empty is Docker Hub);
-// loopback registries speak plain HTTP.
-func parseRegistry(s string) (name.Registry, error) {
+// insecure registries (cfg.insecure) may speak plain HTTP.
+func parseRegistry(ctx context.Context, s string, cfg *registryConfig) (name.Registry, error) {
 	if s == "" {
 		s = name.DefaultRegistry
 	}
 	var opts []name.Option
-	if isLoopback(s) {
+	if cfg.insecure(ctx, s) {
 		opts = append(opts, name.Insecure)
 	}
 	reg, err := name.NewRegistry(s, opts...)

@@ -35,12 +35,16 @@ func (s *Store) Pull(ctx context.Context, ref string, progress Progress) (*Image
 	if err != nil {
 		return nil, err
 	}
-	r, err := parseRemote(ref)
+	cfg, err := loadRegistryConfig()
+	if err != nil {
+		return nil, err
+	}
+	r, err := parseRemote(ctx, ref, cfg)
 	if err != nil {
 		return nil, err
 	}
 	s.cleanTemps()
-	img, err := s.pull(ctx, r, n, &reporter{fn: progress})
+	img, err := s.pull(ctx, r, n, cfg, &reporter{fn: progress})
 	if err != nil {
 		return nil, registryError("pulling", r, err)
 	}
@@ -58,8 +62,8 @@ type remoteImage struct {
 	diffIDs     []v1.Hash
 }
 
-func (s *Store) pull(ctx context.Context, r name.Reference, n string, rep *reporter) (*Image, error) {
-	ri, err := fetchManifest(ctx, r)
+func (s *Store) pull(ctx context.Context, r name.Reference, n string, cfg *registryConfig, rep *reporter) (*Image, error) {
+	ri, err := fetchManifest(ctx, r, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +86,7 @@ func (s *Store) pull(ctx context.Context, r name.Reference, n string, rep *repor
 		fetch = append(fetch, i)
 	}
 	if len(fetch) > 0 {
-		f, err := newBlobFetcher(ctx, r.Context())
+		f, err := newBlobFetcher(ctx, r.Context(), cfg)
 		if err != nil {
 			return nil, err
 		}
@@ -104,8 +108,8 @@ func (s *Store) pull(ctx context.Context, r name.Reference, n string, rep *repor
 
 // fetchManifest gets r's manifest, resolving an index to our platform,
 // and its config.
-func fetchManifest(ctx context.Context, r name.Reference) (*remoteImage, error) {
-	desc, err := remote.Get(r, remoteOptions(ctx)...)
+func fetchManifest(ctx context.Context, r name.Reference, cfg *registryConfig) (*remoteImage, error) {
+	desc, err := remote.Get(r, remoteOptions(ctx, cfg)...)
 	if err != nil {
 		return nil, err
 	}
@@ -136,11 +140,11 @@ func fetchManifest(ctx context.Context, r name.Reference) (*remoteImage, error) 
 	if got := digestOf(ri.rawConfig); got != ri.manifest.Config.Digest {
 		return nil, &DigestError{What: "config", Want: ri.manifest.Config.Digest, Got: got}
 	}
-	cfg, err := v1.ParseConfigFile(bytes.NewReader(ri.rawConfig))
+	cf, err := v1.ParseConfigFile(bytes.NewReader(ri.rawConfig))
 	if err != nil {
 		return nil, fmt.Errorf("reading config %s: %w", ri.manifest.Config.Digest, err)
 	}
-	ri.diffIDs = cfg.RootFS.DiffIDs
+	ri.diffIDs = cf.RootFS.DiffIDs
 	if len(ri.diffIDs) != len(ri.manifest.Layers) {
 		return nil, fmt.Errorf("image %s: manifest has %d layers, config %d diff IDs", ri.digest, len(ri.manifest.Layers), len(ri.diffIDs))
 	}

@@ -194,11 +194,11 @@ func TestPushPull_Busybox(t *testing.T) {
 
 // manifestOfRemote reads ref's manifest from its registry.
 func (s *Store) manifestOfRemote(ctx context.Context, ref string) (*v1.Manifest, error) {
-	r, err := parseRemote(ref)
+	r, err := parseRemote(ctx, ref, nil)
 	if err != nil {
 		return nil, err
 	}
-	ri, err := fetchManifest(ctx, r)
+	ri, err := fetchManifest(ctx, r, nil)
 	if err != nil {
 		return nil, err
 	}

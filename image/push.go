@@ -28,7 +28,11 @@ func (s *Store) Push(ctx context.Context, ref string, progress Progress) error {
 	if err != nil {
 		return err
 	}
-	r, err := parseRemote(n)
+	cfg, err := loadRegistryConfig()
+	if err != nil {
+		return err
+	}
+	r, err := parseRemote(ctx, n, cfg)
 	if err != nil {
 		return err
 	}
@@ -47,7 +51,7 @@ func (s *Store) Push(ctx context.Context, ref string, progress Progress) error {
 		return fmt.Errorf("reading layers of image %s: %w", n, err)
 	}
 	rep := &reporter{fn: progress}
-	opts := remoteOptions(ctx)
+	opts := remoteOptions(ctx, cfg)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(pullJobs)
 	for _, l := range layers {

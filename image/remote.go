@@ -4,6 +4,8 @@ package image
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	goruntime "runtime"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -57,9 +60,9 @@ func (r *reporter) emit(layer v1.Hash, status string, cur, total int64) {
 	r.fn(ProgressEvent{Layer: short, Status: status, Current: cur, Total: total})
 }
 
-// parseRemote parses ref as go-containerregistry does, marking loopback
-// registries insecure so that they are spoken to in plain HTTP.
-func parseRemote(ref string) (name.Reference, error) {
+// parseRemote parses ref as go-containerregistry does, marking insecure
+// registries (cfg.insecure) so that plain HTTP is tried when HTTPS fails.
+func parseRemote(ctx context.Context, ref string, cfg *registryConfig) (name.Reference, error) {
 	if _, err := NormalizeName(ref); err != nil {
 		return nil, err
 	}
@@ -67,7 +70,7 @@ func parseRemote(ref string) (name.Reference, error) {
 	if err != nil {
 		return nil, &NameError{Name: ref, Err: err}
 	}
-	if isLoopback(r.Context().RegistryStr()) {
+	if cfg.insecure(ctx, r.Context().RegistryStr()) {
 		r, err = name.ParseReference(ref, name.Insecure)
 		if err != nil {
 			return nil, &NameError{Name: ref, Err: err}
@@ -90,29 +93,52 @@ func isLoopback(hostport string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// httpsOnly lets plain HTTP through to loopback registries only.
-// go-containerregistry also uses HTTP for private (RFC 1918) and .local
-// addresses; Docker does not without an insecure-registries entry, and
-// neither do we: such requests go out as HTTPS.
-type httpsOnly struct{ next http.RoundTripper }
+// registryTransport carries every request to a registry. Hosts that
+// cfg.insecure names get TLS without certificate checks and may be spoken
+// to in plain HTTP (go-containerregistry's ping tries HTTPS first, then
+// HTTP, for a registry parsed with name.Insecure); all others get HTTPS
+// with verified certificates. go-containerregistry itself also uses HTTP
+// for private (RFC 1918) and .local addresses; Docker does not without an
+// insecure-registries entry, and neither do we: such requests go out as
+// HTTPS. The decision is per request host, so a redirect to another host
+// (blob storage) is verified again.
+type registryTransport struct {
+	cfg        *registryConfig
+	verified   http.RoundTripper
+	unverified http.RoundTripper
+}
 
-func (t httpsOnly) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Scheme == "http" && !isLoopback(req.URL.Host) {
+func newRegistryTransport(cfg *registryConfig) http.RoundTripper {
+	base, ok := remote.DefaultTransport.(*http.Transport)
+	if !ok {
+		base = http.DefaultTransport.(*http.Transport)
+	}
+	unverified := base.Clone()
+	tc := &tls.Config{}
+	if unverified.TLSClientConfig != nil {
+		tc = unverified.TLSClientConfig.Clone()
+	}
+	tc.InsecureSkipVerify = true
+	unverified.TLSClientConfig = tc
+	return &registryTransport{cfg: cfg, verified: base, unverified: unverified}
+}
+
+func (t *registryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.cfg.insecure(req.Context(), req.URL.Host) {
+		return t.unverified.RoundTrip(req)
+	}
+	if req.URL.Scheme == "http" {
 		req = req.Clone(req.Context())
 		req.URL.Scheme = "https"
 	}
-	return t.next.RoundTrip(req)
+	return t.verified.RoundTrip(req)
 }
 
-func baseTransport() http.RoundTripper {
-	return httpsOnly{next: remote.DefaultTransport}
-}
-
-func remoteOptions(ctx context.Context) []remote.Option {
+func remoteOptions(ctx context.Context, cfg *registryConfig) []remote.Option {
 	return []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(authn.DefaultKeychain),
-		remote.WithTransport(baseTransport()),
+		remote.WithTransport(newRegistryTransport(cfg)),
 		remote.WithPlatform(v1.Platform{OS: "linux", Architecture: goruntime.GOARCH, Variant: hostVariant()}),
 		remote.WithUserAgent("berth"),
 		remote.WithJobs(pullJobs),
@@ -141,6 +167,8 @@ func registryError(op string, r name.Reference, err error) error {
 	e := &RegistryError{Op: op, Ref: r.Name(), Registry: r.Context().RegistryStr(), Cause: err}
 	var te *transport.Error
 	switch {
+	case isTLSFailure(err):
+		e.Err, e.Config = ErrTLS, ConfigPath()
 	case errors.As(err, &te):
 		switch te.StatusCode {
 		case http.StatusNotFound:
@@ -166,6 +194,18 @@ func registryError(op string, r name.Reference, err error) error {
 		}
 	}
 	return e
+}
+
+// isTLSFailure says whether err is a certificate we do not trust, or a
+// registry that answered HTTPS in plain HTTP (net/http says so only in
+// words).
+func isTLSFailure(err error) bool {
+	var unknown x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var verify *tls.CertificateVerificationError
+	return errors.As(err, &unknown) || errors.As(err, &hostname) || errors.As(err, &invalid) || errors.As(err, &verify) ||
+		strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
 }
 
 // isNotFound says whether err is a registry's answer that it has no such
@@ -195,12 +235,12 @@ type blobFetcher struct {
 	client *http.Client
 }
 
-func newBlobFetcher(ctx context.Context, repo name.Repository) (*blobFetcher, error) {
+func newBlobFetcher(ctx context.Context, repo name.Repository, cfg *registryConfig) (*blobFetcher, error) {
 	auth, err := authn.DefaultKeychain.ResolveContext(ctx, repo)
 	if err != nil {
 		return nil, fmt.Errorf("reading credentials for %s: %w", repo.RegistryStr(), err)
 	}
-	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, baseTransport(), []string{repo.Scope(transport.PullScope)})
+	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, newRegistryTransport(cfg), []string{repo.Scope(transport.PullScope)})
 	if err != nil {
 		return nil, err
 	}
