@@ -7,7 +7,7 @@ BIN    := bin/berth
 GO     ?= go
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: all build test test-unit demo bench lint deps setup clean
+.PHONY: all build test test-unit test-interop demo bench lint deps setup clean
 
 all: build
 
@@ -38,6 +38,11 @@ setup:
 
 test: setup lint deps
 	$(GO) test -race -count=1 -timeout 15m -tags registry ./...
+
+# test-interop moves images between berth and podman both ways (save,
+# load, run); it installs podman, runc and skopeo. Not part of CI's test.
+test-interop: setup build
+	@./test/interop.sh
 
 demo: setup build
 	@./demo/run.sh $(BIN)

@@ -163,10 +163,17 @@ type DigestError struct {
 	What string // "layer blob", "config", "manifest", "layer content (diff ID)"
 	Want v1.Hash
 	Got  v1.Hash
+	// Source is where the content came from, for the message: "the
+	// registry" when empty.
+	Source string
 }
 
 func (e *DigestError) Error() string {
-	return fmt.Sprintf("%s %s: %v: received content has digest %s (the registry's copy is damaged or was tampered with)", e.What, e.Want, ErrDigestMismatch, e.Got)
+	src := e.Source
+	if src == "" {
+		src = "the registry"
+	}
+	return fmt.Sprintf("%s %s: %v: received content has digest %s (%s's copy is damaged or was tampered with)", e.What, e.Want, ErrDigestMismatch, e.Got, src)
 }
 
 func (e *DigestError) Unwrap() error { return ErrDigestMismatch }

@@ -151,3 +151,20 @@ func hidden(t testing.TB, dir string) []string {
 	}
 	return out
 }
+
+// storeState is what a reader of the store can see: index.json and the
+// visible names of layers and blobs, plus leftover temporaries.
+func storeState(t *testing.T, s *Store) string {
+	t.Helper()
+	idx, err := os.ReadFile(s.indexPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join([]string{
+		string(idx),
+		strings.Join(visible(t, s.layerDir()), " "),
+		strings.Join(visible(t, s.blobDir()), " "),
+		strings.Join(hidden(t, s.layerDir()), " "),
+		strings.Join(hidden(t, s.blobDir()), " "),
+	}, "\n")
+}

@@ -102,6 +102,11 @@ func (s *Store) Import(ctx context.Context, r io.Reader, name string) (*Image, e
 	return s.load(idx, mDigest)
 }
 
+// maxTrailer caps what a layer may hold after the end of its tar archive.
+// tar pads to its record size (10 KiB for GNU tar); nothing real needs
+// megabytes.
+const maxTrailer = 16 << 20
+
 // ingested is a layer read from a tarball: unpacked into a temporary
 // directory, its blob in a temporary file, both invisible until commit.
 type ingested struct {
@@ -142,7 +147,7 @@ func closeLock(f **os.File) {
 // digest. When another import got there first, ours stays behind for
 // discard. Preconditions: s.lock held.
 func (l *ingested) commit(s *Store, chainID v1.Hash) error {
-	info, _ := json.Marshal(layerInfo{DiffID: l.diffID, Size: l.size})
+	info, _ := json.Marshal(layerInfo{DiffID: l.diffID, Size: l.size, Blob: l.blob})
 	dst := s.LayerPath(chainID)
 	if _, err := os.Stat(dst); err != nil {
 		if err := writeFileAtomic(dst+".json", info); err != nil {
@@ -303,9 +308,12 @@ func (s *Store) ingestLayer(ctx context.Context, r io.Reader, in layerInput) (_ 
 	if err != nil {
 		return nil, err
 	}
-	// The diff ID covers the whole stream, padding after tar's end too.
-	if _, err := io.Copy(io.Discard, stream); err != nil {
+	// The diff ID covers the whole stream, padding after tar's end too;
+	// but no more than padding, or a bomb could sit past the end.
+	if n, err := io.CopyN(io.Discard, stream, maxTrailer+1); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("reading %s input: %w", comp, err)
+	} else if n > maxTrailer {
+		return nil, fmt.Errorf("the layer goes on for more than %d MiB after the end of its tar archive", maxTrailer>>20)
 	}
 	for _, w := range wait {
 		if err := w(); err != nil {

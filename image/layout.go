@@ -69,11 +69,15 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
+func digestOf(b []byte) v1.Hash {
+	sum := sha256.Sum256(b)
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
+}
+
 // writeBlob stores data as a blob unless the store has it already, and
 // returns its digest.
 func (s *Store) writeBlob(data []byte) (v1.Hash, error) {
-	sum := sha256.Sum256(data)
-	h := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
+	h := digestOf(data)
 	if _, err := os.Stat(s.blobPath(h)); err == nil {
 		return h, nil
 	}

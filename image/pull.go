@@ -293,11 +293,6 @@ func (s *Store) commitPull(ri *remoteImage, n string, chain []v1.Hash, layers []
 	return s.load(idx, ri.digest)
 }
 
-func digestOf(b []byte) v1.Hash {
-	sum := sha256.Sum256(b)
-	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
-}
-
 func mustHash(s string) v1.Hash {
 	h, err := v1.NewHash(s)
 	if err != nil {

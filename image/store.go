@@ -54,6 +54,10 @@ type Image struct {
 type layerInfo struct {
 	DiffID v1.Hash `json:"diffID"`
 	Size   int64   `json:"size"`
+	// Blob is the compressed blob the layer was stored with, so that Load
+	// can reuse a layer the store has without unpacking it again. Layers
+	// stored before it was recorded have none.
+	Blob v1.Hash `json:"blob,omitzero"`
 }
 
 // Open opens the store at root, creating its directories on first use. On

@@ -3,6 +3,7 @@ package image
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"os"
@@ -189,5 +190,23 @@ func TestImport_Metadata(t *testing.T) {
 	}
 	if v := xattr("etc/x", "trusted.overlay.redirect"); v != "" {
 		t.Errorf("etc/x kept trusted.overlay.redirect = %q", v)
+	}
+}
+
+// TestImport_TrailingBomb: gigabytes of zeros after the tar's end
+// compress to little; they are refused, not hashed to the end.
+func TestImport_TrailingBomb(t *testing.T) {
+	s := openStore(t)
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(tarOf(t, file("a", "1")))
+	zeros := make([]byte, 1<<20)
+	for i := 0; i < 32; i++ {
+		zw.Write(zeros)
+	}
+	zw.Close()
+	_, err := s.Import(context.Background(), &buf, "bomb")
+	if err == nil || !strings.Contains(err.Error(), "after the end of its tar archive") {
+		t.Errorf("err = %v", err)
 	}
 }

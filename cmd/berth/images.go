@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,7 +18,8 @@ import (
 
 func newImageCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{Use: "image", Short: "Manage images"}
-	cmd.AddCommand(newImageImportCmd(g), newImagesCmd(g, "ls"), newImageInspectCmd(g), newRmiCmd(g, "rm"), newTagCmd(g), newImagePruneCmd(g))
+	cmd.AddCommand(newImageImportCmd(g), newImagesCmd(g, "ls"), newImageInspectCmd(g), newRmiCmd(g, "rm"), newTagCmd(g), newImagePruneCmd(g),
+		newLoadCmd(g), newSaveCmd(g))
 	return cmd
 }
 
@@ -53,8 +53,28 @@ func newImageImportCmd(g *globalOptions) *cobra.Command {
 }
 
 type imagesOptions struct {
-	quiet  bool
-	format string
+	quiet   bool
+	noTrunc bool
+	format  string
+	filter  string // REPOSITORY[:TAG], as docker images takes it
+}
+
+// matches says whether the normalised name n passes the filter: the same
+// repository, and the same tag when the filter has one.
+func (o *imagesOptions) matches(n string) bool {
+	if o.filter == "" {
+		return true
+	}
+	want, err := image.NormalizeName(o.filter)
+	if err != nil {
+		return false
+	}
+	if _, tag := splitName(o.filter); tag != "<none>" {
+		return n == want
+	}
+	repo, _ := splitName(n)
+	wantRepo, _ := splitName(want)
+	return repo == wantRepo
 }
 
 // imageRow is one line of `images --format json`, with Docker's keys.
@@ -70,16 +90,27 @@ type imageRow struct {
 func newImagesCmd(g *globalOptions, use string) *cobra.Command {
 	o := &imagesOptions{}
 	cmd := &cobra.Command{
-		Use:   use + " [OPTIONS]",
+		Use:   use + " [OPTIONS] [REPOSITORY[:TAG]]",
 		Short: "List images",
-		Args:  cobra.NoArgs,
+		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				o.filter = args[0]
+			}
 			return runImages(g, o, cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "only show image IDs")
+	cmd.Flags().BoolVar(&o.noTrunc, "no-trunc", false, "show whole image IDs")
 	cmd.Flags().StringVar(&o.format, "format", "table", "output format: table or json")
 	return cmd
+}
+
+func (o *imagesOptions) id(id string) string {
+	if o.noTrunc {
+		return id
+	}
+	return shortID(id)
 }
 
 func runImages(g *globalOptions, o *imagesOptions, w io.Writer) error {
@@ -102,9 +133,12 @@ func runImages(g *globalOptions, o *imagesOptions, w io.Writer) error {
 			names = []string{"<none>:<none>"}
 		}
 		for _, n := range names {
+			if !o.matches(n) {
+				continue
+			}
 			repo, tag := splitName(n)
 			rows = append(rows, imageRow{
-				Repository: repo, Tag: tag, ID: shortID(img.ID),
+				Repository: repo, Tag: tag, ID: o.id(img.ID),
 				CreatedAt:    img.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"),
 				CreatedSince: units.HumanDuration(now.Sub(img.Created)) + " ago",
 				Size:         units.HumanSizeWithPrecision(float64(img.Size), 3),
@@ -152,7 +186,8 @@ func shortID(id string) string {
 }
 
 func newImageInspectCmd(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
+	var format string
+	cmd := &cobra.Command{
 		Use:   "inspect IMAGE...",
 		Short: "Show images in detail, as JSON shaped like docker image inspect",
 		Args:  cobra.MinimumNArgs(1),
@@ -169,14 +204,11 @@ func newImageInspectCmd(g *globalOptions) *cobra.Command {
 				}
 				out = append(out, imageView(img))
 			}
-			b, err := json.MarshalIndent(out, "", "    ")
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), string(b))
-			return nil
+			return printInspect(cmd.OutOrStdout(), out, format)
 		},
 	}
+	cmd.Flags().StringVarP(&format, "format", "f", "", "Go template applied to each image, e.g. '{{.Id}}'")
+	return cmd
 }
 
 func newTagCmd(g *globalOptions) *cobra.Command {
@@ -288,10 +320,7 @@ func familiar(names []string) []string {
 	return out
 }
 
-func familiarName(n string) string {
-	n = strings.TrimPrefix(n, "docker.io/library/")
-	return strings.TrimPrefix(n, "docker.io/")
-}
+func familiarName(n string) string { return image.FamiliarName(n) }
 
 // imageUsers maps each image id containers were created from to one such
 // container's name. An error is returned, not ignored: without the list,
