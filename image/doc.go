@@ -18,11 +18,21 @@
 //	images/blobs/sha256/<hex>    manifests, configs, layer blobs
 //	images/lock                  flock(2) held around every change of the above
 //	layers/<chain-id hex>/       a layer unpacked, used as an overlay lowerdir
-//	layers/<chain-id hex>.json   what we know of it: diff ID, unpacked size
+//	layers/<chain-id hex>.json   what we know of it: diff ID, unpacked size,
+//	                             the blob it was stored from (Load reuses it)
 //	.tmp-* in each directory     temporaries: layers and blobs being written,
 //	                             files being replaced, layers being deleted
 //
 // Decisions written down here:
+//   - Save writes Docker ≥ 25's archive: an OCI layout that also carries
+//     manifest.json, so that docker, podman and skopeo read it as either
+//     format. Load takes that, the older docker/podman format and OCI
+//     archives. An archive is read by entry name through an index of
+//     offsets (archive.go), so manifest.json, which docker writes last, is
+//     read first and layers unpack in parallel; a compressed or piped
+//     archive is first spooled, decompressed, to an unlinked temporary.
+//     The same image loaded from two archives whose layer blobs differ
+//     (another tool's gzip) stays one image: the nameless twin goes.
 //   - Names are normalised as Docker does (NormalizeName): "busybox" is
 //     "docker.io/library/busybox:latest". A name with both tag and digest
 //     keeps only the digest, as go-containerregistry parses it.
