@@ -34,10 +34,26 @@ type Config struct {
 	StopSignal string    `json:"stopSignal,omitempty"` // "SIGTERM" when empty
 	// StopTimeout is the grace period between the stop signal and SIGKILL;
 	// zero means the default of 10 s.
-	StopTimeout time.Duration     `json:"stopTimeout,omitempty"`
-	Network     string            `json:"network,omitempty"` // "none" (loopback only) is all this version knows
-	Labels      map[string]string `json:"labels,omitempty"`
-	AutoRemove  bool              `json:"autoRemove,omitempty"`
+	StopTimeout time.Duration `json:"stopTimeout,omitempty"`
+	// Network is what the user asked for ("none", "bridge", a network's
+	// name), kept for inspect; NetNS is what the runtime acts on.
+	Network string `json:"network,omitempty"`
+	// NetNS is the path of a network namespace the container joins (one
+	// that network.Attach bound, say). Empty: a new namespace of its own,
+	// with loopback only.
+	NetNS string `json:"netns,omitempty"`
+	// DNS, DNSSearch and DNSOptions make the container's resolv.conf
+	// (nameserver, search and options lines). With no DNS the host's file
+	// is copied, without its nameservers on loopback.
+	DNS        []string `json:"dns,omitempty"`
+	DNSSearch  []string `json:"dnsSearch,omitempty"`
+	DNSOptions []string `json:"dnsOptions,omitempty"`
+	// ExtraHosts are lines added to the container's /etc/hosts, each
+	// "NAME:IP" as docker run --add-host takes them (NAME may list several
+	// names separated by spaces, as a hosts line does).
+	ExtraHosts []string          `json:"extraHosts,omitempty"`
+	Labels     map[string]string `json:"labels,omitempty"`
+	AutoRemove bool              `json:"autoRemove,omitempty"`
 }
 
 // Mount is a bind mount or a tmpfs inside the container.

@@ -21,6 +21,11 @@
 // process that started the container still being alive.
 //
 // Decisions written down here:
+//   - Networking is not the runtime's: with Config.NetNS set (a namespace
+//     network.Attach made and bound), the init is forked from a thread that
+//     joined that namespace, so the whole container is born inside it;
+//     otherwise it gets a new one with loopback only. resolv.conf and hosts
+//     are written at Create from Config.DNS* and Config.ExtraHosts.
 //   - State lives in <root>/containers/<id>/: config.json (written once),
 //     state.json (the init's pid and start time, written by the starter),
 //     exit.json (written by the init), the log, init.log (the init's own

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Manager creates, runs and removes containers whose state lives under one
@@ -109,6 +112,23 @@ func validate(cfg *Config) error {
 
 // validateRest checks what every container needs, whatever its root.
 func validateRest(cfg *Config) error {
+	if err := validateNetNS(cfg.NetNS); err != nil {
+		return err
+	}
+	for _, h := range cfg.ExtraHosts {
+		name, ip, ok := splitExtraHost(h)
+		if !ok || strings.TrimSpace(name) == "" {
+			return fmt.Errorf("extra host %q is not NAME:IP", h)
+		}
+		if _, err := netip.ParseAddr(ip); err != nil {
+			return fmt.Errorf("extra host %q: %q is not an IP address", h, ip)
+		}
+	}
+	for _, ns := range cfg.DNS {
+		if _, err := netip.ParseAddr(ns); err != nil {
+			return fmt.Errorf("DNS server %q is not an IP address", ns)
+		}
+	}
 	if cfg.WorkingDir != "" && !filepath.IsAbs(cfg.WorkingDir) {
 		return fmt.Errorf("working directory %q must be an absolute path", cfg.WorkingDir)
 	}
@@ -141,8 +161,8 @@ func (m *Manager) writeContainer(c *Container) error {
 	}
 	files := map[string]string{
 		"hostname":    c.Config.Hostname + "\n",
-		"hosts":       hostsFile(),
-		"resolv.conf": resolvConf("/etc/resolv.conf"),
+		"hosts":       hostsFile(c.Config.ExtraHosts),
+		"resolv.conf": resolvConf("/etc/resolv.conf", c.Config.DNS, c.Config.DNSSearch, c.Config.DNSOptions),
 	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(c.Dir, name), []byte(content), 0o644); err != nil {
@@ -152,6 +172,25 @@ func (m *Manager) writeContainer(c *Container) error {
 	// config.json goes last: a directory without it is a create that
 	// crashed half-way, and List ignores it.
 	return writeJSONAtomic(filepath.Join(c.Dir, "config.json"), c, !c.Config.AutoRemove)
+}
+
+// validateNetNS checks that path, when set, names a network namespace
+// (an nsfs file, as a bind-mounted or /proc/PID/ns/net one is).
+func validateNetNS(path string) error {
+	if path == "" {
+		return nil
+	}
+	if !filepath.IsAbs(path) {
+		return fmt.Errorf("network namespace %q must be an absolute path", path)
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err != nil {
+		return fmt.Errorf("network namespace %s: %w", path, err)
+	}
+	if st.Type != unix.NSFS_MAGIC {
+		return fmt.Errorf("network namespace %s is not a namespace file (nothing mounted there?)", path)
+	}
+	return nil
 }
 
 func (m *Manager) containerDir(id string) string {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strconv"
 	"syscall"
 
@@ -30,8 +31,12 @@ type pendingInit struct {
 
 // spawnInit starts an init that knows nothing yet: everything it needs
 // (config and files) comes later, in one message, from handshake. So the
-// init's start-up can run beside the container's preparation.
-func spawnInit() (*pendingInit, error) {
+// init's start-up can run beside the container's preparation. With netns
+// (a network namespace's path, as network.Attach binds one) the init is
+// born inside that namespace instead of a new one, so every thread and
+// child of it, the workload, exec'd processes and the /sys it mounts, is
+// there from the start.
+func spawnInit(netns string) (*pendingInit, error) {
 	exe, err := sealedExe()
 	if err != nil {
 		return nil, err
@@ -52,19 +57,23 @@ func spawnInit() (*pendingInit, error) {
 	}
 	ours, theirs := os.NewFile(uintptr(sfd[0]), "init-sock"), os.NewFile(uintptr(sfd[1]), "init-sock")
 	defer theirs.Close()
+	flags := uintptr(initFlags)
+	if netns != "" {
+		flags &^= unix.CLONE_NEWNET
+	}
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/fd/" + strconv.Itoa(exeFd),
 		Args:       []string{"berth-init", containerinit.Arg},
 		Env:        []string{"GOMAXPROCS=1", "GOGC=50"},
 		ExtraFiles: []*os.File{theirs},
 		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: initFlags,
+			Cloneflags: flags,
 			// Its own session: the user's ^C reaches the CLI, which
 			// forwards it once, instead of hitting both.
 			Setsid: true,
 		},
 	}
-	if err := cmd.Start(); err != nil {
+	if err := startIn(cmd, netns); err != nil {
 		ours.Close()
 		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSPC) {
 			return nil, fmt.Errorf("creating the container's namespaces (mount, pid, uts, ipc, net): %w: %w", ErrNamespaces, err)
@@ -72,6 +81,32 @@ func spawnInit() (*pendingInit, error) {
 		return nil, fmt.Errorf("starting the container's init: %w", err)
 	}
 	return &pendingInit{cmd: cmd, sock: ours}, nil
+}
+
+// startIn starts cmd, inside the network namespace at netns when that is
+// set. A child inherits the namespaces of the thread that forks it, so the
+// fork happens on a thread of its own that joins netns first; that thread
+// is never unlocked, so Go ends it with its goroutine instead of running
+// anything else in the container's namespace.
+func startIn(cmd *exec.Cmd, netns string) error {
+	if netns == "" {
+		return cmd.Start()
+	}
+	ns, err := os.Open(netns)
+	if err != nil {
+		return fmt.Errorf("opening network namespace: %w", err)
+	}
+	defer ns.Close()
+	done := make(chan error, 1)
+	go func() {
+		goruntime.LockOSThread()
+		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
+			done <- fmt.Errorf("joining network namespace %s: %w", netns, err)
+			return
+		}
+		done <- cmd.Start()
+	}()
+	return <-done
 }
 
 // abort ends an init that will not get its container.

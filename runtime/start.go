@@ -49,7 +49,7 @@ func (m *Manager) Start(c *Container, stdio *Stdio) (*Process, error) {
 	if c.State.Status != StatusCreated {
 		return nil, fmt.Errorf("container %s was already started: %w", c.Name(), ErrRunning)
 	}
-	pre, err := spawnInit()
+	pre, err := spawnInit(c.Config.NetNS)
 	if err != nil {
 		return nil, &StartError{c.Name(), ExitSetupFailed, err}
 	}
@@ -65,7 +65,10 @@ func (m *Manager) Run(cfg Config, stdio *Stdio) (*Container, *Process, error) {
 	if os.Geteuid() != 0 {
 		return nil, nil, ErrNotRoot
 	}
-	pre, err := spawnInit()
+	if err := validateNetNS(cfg.NetNS); err != nil {
+		return nil, nil, err
+	}
+	pre, err := spawnInit(cfg.NetNS)
 	if err != nil {
 		return nil, nil, fmt.Errorf("starting a container: %w", err)
 	}

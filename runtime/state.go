@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -110,31 +109,62 @@ func procStartTime(pid int) (uint64, error) {
 	return strconv.ParseUint(f[19], 10, 64)
 }
 
-// hostsFile is a container's /etc/hosts while it has no network but
-// loopback, as Docker writes it for --network none.
-func hostsFile() string {
-	return "127.0.0.1\tlocalhost\n" +
+// hostsFile is a container's /etc/hosts, as Docker writes it: localhost,
+// then the extra lines (docker run --add-host NAME:IP, or NAME=IP).
+func hostsFile(extra []string) string {
+	var b strings.Builder
+	b.WriteString("127.0.0.1\tlocalhost\n" +
 		"::1\tlocalhost ip6-localhost ip6-loopback\n" +
 		"fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\n" +
-		"ff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
+		"ff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
+	for _, h := range extra {
+		name, ip, _ := splitExtraHost(h)
+		b.WriteString(ip + "\t" + name + "\n")
+	}
+	return b.String()
 }
 
-// resolvConf copies the host's resolver configuration, leaving out
-// nameservers on loopback: inside the container they would be its own.
-func resolvConf(hostPath string) string {
+// splitExtraHost splits "NAME:IP" or "NAME=IP" at the first separator,
+// so an IPv6 address keeps its colons.
+func splitExtraHost(h string) (name, ip string, ok bool) {
+	if name, ip, ok = strings.Cut(h, "="); ok {
+		return name, ip, true
+	}
+	return strings.Cut(h, ":")
+}
+
+// resolvConf is the container's resolv.conf. Without nameservers of its
+// own it copies the host's, leaving out nameservers on loopback: inside
+// the container they would be its own. search and options replace the
+// host's lines when given.
+func resolvConf(hostPath string, nameservers, search, options []string) string {
 	b, err := os.ReadFile(hostPath)
-	if errors.Is(err, fs.ErrNotExist) || err != nil {
-		return ""
+	if err != nil {
+		b = nil
 	}
 	var out strings.Builder
+	for _, ns := range nameservers {
+		out.WriteString("nameserver " + ns + "\n")
+	}
+	if len(search) > 0 {
+		out.WriteString("search " + strings.Join(search, " ") + "\n")
+	}
+	if len(options) > 0 {
+		out.WriteString("options " + strings.Join(options, " ") + "\n")
+	}
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Fields(line)
-		if len(f) >= 2 && f[0] == "nameserver" && (strings.HasPrefix(f[1], "127.") || f[1] == "::1") {
+		if len(f) == 0 {
 			continue
 		}
-		if strings.TrimSpace(line) != "" {
-			out.WriteString(line + "\n")
+		switch {
+		case f[0] == "nameserver" && (len(nameservers) > 0 || len(f) >= 2 && (strings.HasPrefix(f[1], "127.") || f[1] == "::1")):
+			continue
+		case (f[0] == "search" || f[0] == "domain") && len(search) > 0,
+			f[0] == "options" && len(options) > 0:
+			continue
 		}
+		out.WriteString(line + "\n")
 	}
 	return out.String()
 }
