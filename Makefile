@@ -47,8 +47,12 @@ test-interop: setup build
 demo: setup build
 	@./demo/run.sh $(BIN)
 
+# bench: start+stop and memory against runc, crun and conmon
+# (bench/runtime.sh), then pull + unpack against podman and skopeo
+# (bench/pull.sh). Both install their peers from Debian.
 bench: setup build
 	@./bench/runtime.sh
+	@./bench/pull.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
