@@ -1,0 +1,145 @@
+package network
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// storeRecords answers DNS from the records on disk. It reads them again
+// when the networks or sandboxes directory changed (every write renames
+// a file into one of them), so a new container answers at once, and asks
+// the caller's Alive about each sandbox at most once a second.
+type storeRecords struct {
+	m     *Manager
+	alive func(id string) bool
+
+	mu     sync.Mutex
+	stamp  [2]time.Time
+	snap   snapshot
+	health map[string]aliveAt
+}
+
+type aliveAt struct {
+	alive bool
+	at    time.Time
+}
+
+type nameEntry struct {
+	sandbox string
+	ip      netip.Addr
+}
+
+type snapshot struct {
+	names   map[string]map[string][]nameEntry // network -> name -> holders
+	addrs   map[string]map[netip.Addr]addrEntry
+	subnets []netip.Prefix
+}
+
+type addrEntry struct {
+	sandbox string
+	names   []string
+}
+
+func newStoreRecords(m *Manager, alive func(string) bool) *storeRecords {
+	return &storeRecords{m: m, alive: alive, health: map[string]aliveAt{}}
+}
+
+// current returns the snapshot, rebuilt when the records changed.
+//
+// Preconditions: r.mu held.
+func (r *storeRecords) current() snapshot {
+	var stamp [2]time.Time
+	for i, d := range []string{r.m.dir, filepath.Join(r.m.dir, "sandboxes")} {
+		if st, err := os.Stat(d); err == nil {
+			stamp[i] = st.ModTime()
+		}
+	}
+	if stamp == r.stamp && r.snap.names != nil {
+		return r.snap
+	}
+	nets, err1 := r.m.readNetworks()
+	sbs, err2 := r.m.readSandboxes()
+	if err1 != nil || err2 != nil {
+		return r.snap // a file read half-way; try again next query
+	}
+	s := snapshot{names: map[string]map[string][]nameEntry{}, addrs: map[string]map[netip.Addr]addrEntry{}}
+	for _, n := range nets {
+		s.subnets = append(s.subnets, n.Subnet)
+		s.names[n.Name] = map[string][]nameEntry{}
+		s.addrs[n.Name] = map[netip.Addr]addrEntry{}
+	}
+	for _, sb := range sbs {
+		if sb.State != stateAttached {
+			continue
+		}
+		for _, e := range sb.Endpoints {
+			names, ok := s.names[e.Network]
+			if !ok {
+				continue
+			}
+			all := append(append([]string{}, e.Names...), e.Aliases...)
+			for _, n := range all {
+				n = strings.ToLower(strings.TrimSuffix(n, "."))
+				names[n] = append(names[n], nameEntry{sb.ID, e.IP})
+			}
+			s.addrs[e.Network][e.IP] = addrEntry{sb.ID, all}
+		}
+	}
+	r.stamp, r.snap = stamp, s
+	return s
+}
+
+// isAlive asks the caller, through a one-second cache.
+//
+// Preconditions: r.mu held.
+func (r *storeRecords) isAlive(id string) bool {
+	if r.alive == nil {
+		return true
+	}
+	if a, ok := r.health[id]; ok && time.Since(a.at) < time.Second {
+		return a.alive
+	}
+	if len(r.health) > 4096 {
+		r.health = map[string]aliveAt{}
+	}
+	a := r.alive(id)
+	r.health[id] = aliveAt{a, time.Now()}
+	return a
+}
+
+func (r *storeRecords) LookupName(network, name string) []netip.Addr {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []netip.Addr
+	for _, e := range r.current().names[network][name] {
+		if r.isAlive(e.sandbox) {
+			out = append(out, e.ip)
+		}
+	}
+	return out
+}
+
+func (r *storeRecords) LookupAddr(network string, ip netip.Addr) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.current().addrs[network][ip]
+	if !ok || len(e.names) == 0 || !r.isAlive(e.sandbox) {
+		return nil
+	}
+	return e.names[:1]
+}
+
+func (r *storeRecords) Owns(ip netip.Addr) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range r.current().subnets {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
