@@ -43,7 +43,7 @@ func (m *Manager) ensureBridge(n networkRecord) error {
 	link, err := h.LinkByName(n.Bridge)
 	if _, missing := err.(netlink.LinkNotFoundError); missing {
 		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{
-			Name: n.Bridge, HardwareAddr: macFor(n.Gateway), Alias: linkAlias,
+			Name: n.Bridge, HardwareAddr: macFor(n.Gateway),
 		}}
 		// With no IPv6 the bridge offers containers no link-local way
 		// to the host, which the IPv4-only input rules would not cover.
@@ -63,8 +63,13 @@ func (m *Manager) ensureBridge(n networkRecord) error {
 	if _, ok := link.(*netlink.Bridge); !ok {
 		return fmt.Errorf("link %s exists and is a %s, not berth's bridge", n.Bridge, link.Type())
 	}
+	// The kernel takes no alias at creation; a crash before this line
+	// leaves a bridge Cleanup does not know for berth's, and the next
+	// ensureBridge marks it.
 	if link.Attrs().Alias != linkAlias {
-		_ = h.LinkSetAlias(link, linkAlias)
+		if err := h.LinkSetAlias(link, linkAlias); err != nil {
+			return fmt.Errorf("marking bridge %s: %w", n.Bridge, err)
+		}
 	}
 	addr := &netlink.Addr{IPNet: &net.IPNet{
 		IP: n.Gateway.AsSlice(), Mask: net.CIDRMask(n.Subnet.Bits(), 32),

@@ -244,7 +244,7 @@ func (m *Manager) plumbEndpoint(h, in *netlink.Handle, nsFd int, e Endpoint, def
 	mac, _ := net.ParseMAC(e.MAC)
 	veth := &netlink.Veth{
 		LinkAttrs: netlink.LinkAttrs{
-			Name: e.HostVeth, MasterIndex: br.Attrs().Index, MTU: br.Attrs().MTU, Alias: linkAlias,
+			Name: e.HostVeth, MasterIndex: br.Attrs().Index, MTU: br.Attrs().MTU,
 		},
 		PeerName: e.Interface, PeerHardwareAddr: mac, PeerNamespace: netlink.NsFd(nsFd),
 	}
@@ -258,8 +258,8 @@ func (m *Manager) plumbEndpoint(h, in *netlink.Handle, nsFd int, e Endpoint, def
 	if err := m.host.do(func() error { return disableIPv6(e.HostVeth) }); err != nil {
 		return err
 	}
-	if host.Attrs().Alias != linkAlias {
-		_ = h.LinkSetAlias(host, linkAlias)
+	if err := h.LinkSetAlias(host, linkAlias); err != nil {
+		return fmt.Errorf("marking %s: %w", e.HostVeth, err)
 	}
 	if err := h.LinkSetUp(host); err != nil {
 		return fmt.Errorf("bringing %s up: %w", e.HostVeth, err)
