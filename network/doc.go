@@ -65,24 +65,20 @@
 //     published by another sandbox conflicts too. Nothing holds the port
 //     afterwards (no docker-proxy), so a process that binds it later is
 //     shadowed by the DNAT rule.
-//   - DNS (dns.go): NAME and NAME.berth.internal answer with the address of
-//     every live sandbox holding that name or alias on the network the
-//     query arrived on (A records, order rotated per query, TTL 5 s);
-//     AAAA and other types of those names are NODATA; PTR for their
-//     addresses; NXDOMAIN for unknown names under berth.internal and for
-//     unknown single labels (Docker forwards the latter; that leaks
-//     container names to the upstream and only ever fails slower, and the
-//     host's search domains still apply, since they make longer names).
-//     Everything else is forwarded to the host's resolv.conf nameservers
-//     over the query's transport (a truncated UDP answer is fetched again
-//     over TCP and cut to the client's size, TC set, so it retries over
-//     TCP). Forwarding happens on the host, so 127.0.0.53 works. Internal
-//     networks forward nothing: REFUSED.
-//   - Who serves DNS: ServeDNS, in one process per root (dns.lock). Until
-//     the engine exists, berth run starts a detached helper (berth __dns)
-//     when DNSRunning is false after Attach; it exits once no sandbox has
-//     been left for a while. The lock hand-over is race-free (see
-//     releaseIfIdle). The engine will serve it itself, waiting for the
-//     helper to go.
+//   - DNS (package dnsserver, beside this one): NAME and NAME.berth.internal
+//     answer with the address of every live sandbox holding that name or
+//     alias on the network the query arrived on; everything else is
+//     forwarded to the host's resolvers (dnsserver/doc.go has the rules).
+//     This package keeps what the server needs of the state (Records,
+//     the DNS lock, the host namespace) but not the DNS protocol, so a
+//     program that only attaches and detaches, berth's CLI, links no DNS
+//     library: miekg/dns and the crypto it brings cost every berth process
+//     3-4 ms of start-up (measured on `berth ps`).
+//   - Who serves DNS: dnsserver.Serve, in one process per root (dns.lock,
+//     LockDNS). Until the engine exists, berth run starts a detached
+//     helper (berth __dns) when DNSRunning is false after Attach; it exits
+//     once no sandbox has been left for a while. The lock hand-over is
+//     race-free (see DNSLock.ReleaseIfIdle). The engine will serve it
+//     itself, waiting for the helper to go.
 //   - IPv4 only: no IPv6 subnets or published ports yet.
 package network

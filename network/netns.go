@@ -55,6 +55,16 @@ func (h hostNS) dial(ctx context.Context, network, addr string) (net.Conn, error
 	return c, err
 }
 
+// InHost runs f in the host namespace (Options.HostNetNS, or the
+// caller's own): sockets f opens stay there, whatever thread uses them
+// later. The DNS server listens and forwards through it.
+func (m *Manager) InHost(f func() error) error { return m.host.do(f) }
+
+// DialHost opens a connection from the host namespace.
+func (m *Manager) DialHost(ctx context.Context, network, addr string) (net.Conn, error) {
+	return m.host.dial(ctx, network, addr)
+}
+
 // inNetNS runs f on a fresh OS thread inside the namespace at path.
 func inNetNS(path string, f func() error) error {
 	ns, err := os.Open(path)

@@ -9,6 +9,27 @@ import (
 	"time"
 )
 
+// Records is what a DNS server answers from. Names are lowercase,
+// without a trailing dot.
+type Records interface {
+	// LookupName returns the addresses of the running sandboxes that
+	// answer to name on network.
+	LookupName(network, name string) []netip.Addr
+	// LookupAddr returns the names of the running sandbox at ip on network.
+	LookupAddr(network string, ip netip.Addr) []string
+	// Owns reports whether ip is in one of berth's subnets: reverse
+	// lookups of those never leave the host.
+	Owns(ip netip.Addr) bool
+}
+
+// Records answers from the records on disk: the names and aliases of
+// every attached sandbox that alive says runs (nil: every one). It reads
+// the records again whenever they change, so a new container answers at
+// once, and asks alive about each sandbox at most once a second.
+func (m *Manager) Records(alive func(id string) bool) Records {
+	return newStoreRecords(m, alive)
+}
+
 // storeRecords answers DNS from the records on disk. It reads them again
 // when the networks or sandboxes directory changed (every write renames
 // a file into one of them), so a new container answers at once, and asks

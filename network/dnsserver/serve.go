@@ -1,14 +1,14 @@
-package network
+package dnsserver
 
 import (
 	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,67 +16,63 @@ import (
 
 	"github.com/miekg/dns"
 	"golang.org/x/sys/unix"
+
+	"github.com/berthproject/berth/network"
 )
 
-// DNSOptions tune ServeDNS.
-type DNSOptions struct {
+// Options tune Serve.
+type Options struct {
 	// Alive says whether a sandbox's container runs (and is healthy):
 	// only those answer. nil: every attached sandbox answers. Answers are
 	// cached for a second.
 	Alive func(id string) bool
 	// Upstreams override the host's /etc/resolv.conf; "IP" or "IP:PORT".
 	Upstreams []string
-	// IdleExit, when set, ends ServeDNS once no sandbox has been attached
+	// IdleExit, when set, ends Serve once no sandbox has been attached
 	// for that long: the mode of the helper `berth run` starts.
 	IdleExit time.Duration
+	// Ready, when set, is called once the lock is held and the first
+	// listeners are open, so a starter can wait until queries are answered.
+	Ready func()
+	Log   *slog.Logger
 }
 
-// dnsLockFile is held by the process serving DNS for a root.
-const dnsLockFile = "dns.lock"
-
-// DNSRunning reports whether some process serves DNS for this root.
-func (m *Manager) DNSRunning() bool {
-	f, err := os.OpenFile(filepath.Join(m.dir, dnsLockFile), os.O_CREATE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	return unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == unix.EWOULDBLOCK
-}
-
-// ServeDNS serves DNS on every network's gateway, port 53, UDP and TCP,
-// starting and stopping listeners as networks come and go, until ctx is
-// done (or, with IdleExit, until no sandbox is left). One process per
-// root serves: a second one waits for the first to end.
-func (m *Manager) ServeDNS(ctx context.Context, o DNSOptions) error {
-	lock, err := m.waitDNSLock(ctx)
+// Serve serves DNS for m's networks on each one's gateway, port 53, UDP
+// and TCP, starting and stopping listeners as networks come and go, until
+// ctx is done (or, with IdleExit, until no sandbox is left). One process
+// per root serves: a second one waits for the first to end, and returns
+// network.ErrDNSRunning if ctx ends first.
+func Serve(ctx context.Context, m *network.Manager, o Options) error {
+	lock, err := m.LockDNS(ctx)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if lock != nil {
-			lock.Close()
-		}
-	}()
-	srv := NewDNSServer(newStoreRecords(m, o.Alive), o.Upstreams)
-	srv.Dial = m.host.dial
-	ls := &listeners{m: m, srv: srv, by: map[string]*netListener{}}
+	defer lock.Release()
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	srv := New(m.Records(o.Alive), o.Upstreams)
+	srv.Dial = m.DialHost
+	ls := &listeners{m: m, log: log, srv: srv, by: map[string]*netListener{}}
 	defer ls.closeAll()
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	idleSince := time.Now()
-	for {
-		nets, err := m.readNetworks()
+	for ready := o.Ready; ; {
+		nets, err := m.Networks()
 		if err != nil {
 			return err
 		}
 		ls.sync(nets)
+		if ready != nil {
+			ready()
+			ready = nil
+		}
 		if o.IdleExit > 0 {
-			sbs, _ := m.readSandboxes()
-			if len(sbs) > 0 {
+			if !lock.Idle() {
 				idleSince = time.Now()
-			} else if time.Since(idleSince) >= o.IdleExit && m.releaseIfIdle(lock) {
-				lock = nil
+			} else if time.Since(idleSince) >= o.IdleExit && lock.ReleaseIfIdle() {
 				return nil
 			}
 		}
@@ -88,50 +84,11 @@ func (m *Manager) ServeDNS(ctx context.Context, o DNSOptions) error {
 	}
 }
 
-// releaseIfIdle lets go of the DNS lock if, under the state lock, no
-// sandbox exists. An Attach either ran before (and we saw it) or runs
-// after, and then finds the DNS lock free (DNSRunning is false), so its
-// caller starts a new server: no sandbox is ever left without one.
-func (m *Manager) releaseIfIdle(lock *os.File) bool {
-	unlock, err := m.lock()
-	if err != nil {
-		return false
-	}
-	defer unlock()
-	if sbs, err := m.readSandboxes(); err != nil || len(sbs) > 0 {
-		return false
-	}
-	lock.Close()
-	return true
-}
-
-func (m *Manager) waitDNSLock(ctx context.Context) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(m.dir, dnsLockFile), os.O_CREATE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("opening DNS lock: %w", err)
-	}
-	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err == nil {
-			return f, nil
-		}
-		if err != unix.EWOULDBLOCK && err != unix.EINTR {
-			f.Close()
-			return nil, fmt.Errorf("locking DNS lock: %w", err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, ErrDNSRunning
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
 // listeners are the running servers, by network id.
 type listeners struct {
-	m      *Manager
-	srv    *DNSServer
+	m      *network.Manager
+	log    *slog.Logger
+	srv    *Server
 	by     map[string]*netListener
 	failed map[string]string // network id -> last error logged
 }
@@ -142,8 +99,8 @@ type netListener struct {
 	wg      sync.WaitGroup
 }
 
-func (ls *listeners) sync(nets []networkRecord) {
-	want := map[string]networkRecord{}
+func (ls *listeners) sync(nets []*network.Network) {
+	want := map[string]*network.Network{}
 	for _, n := range nets {
 		want[n.ID] = n
 	}
@@ -163,7 +120,7 @@ func (ls *listeners) sync(nets []networkRecord) {
 				ls.failed = map[string]string{}
 			}
 			if ls.failed[id] != err.Error() {
-				ls.m.log.Warn("serving DNS", "network", n.Name, "err", err)
+				ls.log.Warn("serving DNS", "network", n.Name, "err", err)
 				ls.failed[id] = err.Error()
 			}
 			continue
@@ -175,7 +132,7 @@ func (ls *listeners) sync(nets []networkRecord) {
 
 // listen opens n's UDP and TCP sockets in the host namespace. They are
 // bound with IP_FREEBIND, so they work before the bridge has its address.
-func (ls *listeners) listen(n networkRecord) (*netListener, error) {
+func (ls *listeners) listen(n *network.Network) (*netListener, error) {
 	addr := netip.AddrPortFrom(n.Gateway, 53).String()
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error
@@ -186,7 +143,7 @@ func (ls *listeners) listen(n networkRecord) (*netListener, error) {
 	}}
 	var pc net.PacketConn
 	var tl net.Listener
-	err := ls.m.host.do(func() error {
+	err := ls.m.InHost(func() error {
 		var err error
 		if pc, err = lc.ListenPacket(context.Background(), "udp4", addr); err != nil {
 			return err

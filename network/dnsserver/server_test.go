@@ -1,4 +1,4 @@
-package network
+package dnsserver
 
 import (
 	"fmt"
@@ -11,16 +11,18 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/berthproject/berth/network"
 )
 
 // fakeRecords is a Records from a table: network -> name -> addresses.
 type fakeRecords map[string]map[string][]netip.Addr
 
-func (f fakeRecords) LookupName(network, name string) []netip.Addr { return f[network][name] }
+func (f fakeRecords) LookupName(netName, name string) []netip.Addr { return f[netName][name] }
 
-func (f fakeRecords) LookupAddr(network string, ip netip.Addr) []string {
+func (f fakeRecords) LookupAddr(netName string, ip netip.Addr) []string {
 	var out []string
-	for name, ips := range f[network] {
+	for name, ips := range f[netName] {
 		if slices.Contains(ips, ip) {
 			out = append(out, name)
 		}
@@ -94,14 +96,14 @@ func serveHandler(t *testing.T, h dns.Handler) string {
 	return pc.LocalAddr().String()
 }
 
-func query(t *testing.T, server, network, name string, qtype uint16) *dns.Msg {
+func query(t *testing.T, server, proto, name string, qtype uint16) *dns.Msg {
 	t.Helper()
 	m := new(dns.Msg)
 	m.SetQuestion(dns.Fqdn(name), qtype)
-	c := &dns.Client{Net: network}
+	c := &dns.Client{Net: proto}
 	r, _, err := c.Exchange(m, server)
 	if err != nil {
-		t.Fatalf("querying %s %s over %s: %v", name, dns.TypeToString[qtype], network, err)
+		t.Fatalf("querying %s %s over %s: %v", name, dns.TypeToString[qtype], proto, err)
 	}
 	return r
 }
@@ -131,7 +133,7 @@ func TestDNSServer_Answers(t *testing.T) {
 	}
 	rec["app"]["crowd"] = many
 	upstream := startUpstream(t, loopbackListen(t))
-	s := NewDNSServer(rec, []string{upstream})
+	s := New(rec, []string{upstream})
 	srv := serveHandler(t, s.Handler("app", false))
 	internal := serveHandler(t, s.Handler("app", true))
 
@@ -140,14 +142,14 @@ func TestDNSServer_Answers(t *testing.T) {
 		if got := answerIPs(r); r.Rcode != dns.RcodeSuccess || !slices.Equal(got, []string{"10.89.0.2"}) {
 			t.Errorf("web: rcode %d, %v", r.Rcode, got)
 		}
-		if r.Answer[0].Header().Ttl != DNSTTL {
-			t.Errorf("ttl %d, want %d", r.Answer[0].Header().Ttl, DNSTTL)
+		if r.Answer[0].Header().Ttl != TTL {
+			t.Errorf("ttl %d, want %d", r.Answer[0].Header().Ttl, TTL)
 		}
 	})
 	t.Run("name in berth's domain", func(t *testing.T) {
-		r := query(t, srv, "udp", "DB."+Domain, dns.TypeA)
+		r := query(t, srv, "udp", "DB."+network.Domain, dns.TypeA)
 		if got := answerIPs(r); !slices.Equal(got, []string{"10.89.0.3"}) {
-			t.Errorf("db.%s: %v", Domain, got)
+			t.Errorf("db.%s: %v", network.Domain, got)
 		}
 	})
 	t.Run("several holders, rotated", func(t *testing.T) {
@@ -180,7 +182,7 @@ func TestDNSServer_Answers(t *testing.T) {
 		}
 	})
 	t.Run("NXDOMAIN", func(t *testing.T) {
-		for _, name := range []string{"nosuch." + Domain, "nosuch"} {
+		for _, name := range []string{"nosuch." + network.Domain, "nosuch"} {
 			if r := query(t, srv, "udp", name, dns.TypeA); r.Rcode != dns.RcodeNameError {
 				t.Errorf("%s: rcode %d, want NXDOMAIN", name, r.Rcode)
 			}

@@ -1,4 +1,4 @@
-package network
+package dnsserver
 
 import (
 	"context"
@@ -9,30 +9,19 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/berthproject/berth/network"
 )
 
-// Records is what the DNS server answers from. Names are lowercase,
-// without a trailing dot.
-type Records interface {
-	// LookupName returns the addresses of the running sandboxes that
-	// answer to name on network.
-	LookupName(network, name string) []netip.Addr
-	// LookupAddr returns the names of the running sandbox at ip on network.
-	LookupAddr(network string, ip netip.Addr) []string
-	// Owns reports whether ip is in one of berth's subnets: reverse
-	// lookups of those never leave the host.
-	Owns(ip netip.Addr) bool
-}
+// TTL is the time to live of berth's own answers, in seconds: short, so
+// a replaced container's new address is seen soon.
+const TTL = 5
 
-// DNSTTL is the time to live of berth's own answers, in seconds: short,
-// so a replaced container's new address is seen soon.
-const DNSTTL = 5
-
-// DNSServer answers containers' queries: berth's names from Records,
+// Server answers containers' queries: berth's names from Records,
 // everything else forwarded to the host's resolvers. One server serves
 // every network; Handler gives each listener its network.
-type DNSServer struct {
-	rec       Records
+type Server struct {
+	rec       network.Records
 	upstreams func() []string
 	// Dial opens connections to upstream servers; tests and a host in
 	// another namespace replace it.
@@ -41,12 +30,12 @@ type DNSServer struct {
 	rot     atomic.Uint32
 }
 
-// NewDNSServer returns a server answering from rec. upstreams are
+// New returns a server answering from rec. upstreams are
 // "IP" or "IP:PORT"; nil means the nameservers of the host's
 // /etc/resolv.conf, read again whenever the file changes. A resolver on
 // the host's loopback (127.0.0.53) works: forwarding happens on the host.
-func NewDNSServer(rec Records, upstreams []string) *DNSServer {
-	s := &DNSServer{rec: rec, Timeout: 2 * time.Second, Dial: (&net.Dialer{}).DialContext}
+func New(rec network.Records, upstreams []string) *Server {
+	s := &Server{rec: rec, Timeout: 2 * time.Second, Dial: (&net.Dialer{}).DialContext}
 	if upstreams != nil {
 		fixed := normalizeUpstreams(upstreams)
 		s.upstreams = func() []string { return fixed }
@@ -56,12 +45,12 @@ func NewDNSServer(rec Records, upstreams []string) *DNSServer {
 	return s
 }
 
-// Handler answers queries arriving on network's listeners. Queries on an
-// internal network are never forwarded.
-func (s *DNSServer) Handler(network string, internal bool) dns.Handler {
+// Handler answers queries arriving on the listeners of the network named
+// netName. Queries on an internal network are never forwarded.
+func (s *Server) Handler(netName string, internal bool) dns.Handler {
 	return dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
 		_, tcp := w.RemoteAddr().(*net.TCPAddr)
-		resp := s.answer(network, internal, r, tcp)
+		resp := s.answer(netName, internal, r, tcp)
 		if resp == nil {
 			return
 		}
@@ -80,7 +69,7 @@ func (s *DNSServer) Handler(network string, internal bool) dns.Handler {
 
 // answer works out the reply to r; nil means "say nothing" (a response,
 // not a query).
-func (s *DNSServer) answer(network string, internal bool, r *dns.Msg, tcp bool) *dns.Msg {
+func (s *Server) answer(netName string, internal bool, r *dns.Msg, tcp bool) *dns.Msg {
 	if r.Response {
 		return nil
 	}
@@ -95,7 +84,7 @@ func (s *DNSServer) answer(network string, internal bool, r *dns.Msg, tcp bool) 
 	name := strings.ToLower(strings.TrimSuffix(q.Name, "."))
 	if q.Qtype == dns.TypePTR || strings.HasSuffix(name, ".in-addr.arpa") {
 		if ip, ok := ptrAddr(name); ok {
-			if names := s.rec.LookupAddr(network, ip); len(names) > 0 {
+			if names := s.rec.LookupAddr(netName, ip); len(names) > 0 {
 				m.Authoritative = true
 				if q.Qtype == dns.TypePTR || q.Qtype == dns.TypeANY {
 					for _, n := range names {
@@ -110,8 +99,8 @@ func (s *DNSServer) answer(network string, internal bool, r *dns.Msg, tcp bool) 
 		}
 		return s.forwardOrRefuse(m, r, internal, tcp)
 	}
-	local, inDomain := strings.CutSuffix(name, "."+Domain)
-	addrs := s.rec.LookupName(network, local)
+	local, inDomain := strings.CutSuffix(name, "."+network.Domain)
+	addrs := s.rec.LookupName(netName, local)
 	if len(addrs) > 0 {
 		m.Authoritative = true
 		if q.Qtype == dns.TypeA || q.Qtype == dns.TypeANY {
@@ -126,13 +115,13 @@ func (s *DNSServer) answer(network string, internal bool, r *dns.Msg, tcp bool) 
 	}
 	// Unknown names in berth's domain, and unknown single labels, end
 	// here: forwarding them would only leak container names upstream.
-	if inDomain || name == Domain || !strings.Contains(name, ".") {
+	if inDomain || name == network.Domain || !strings.Contains(name, ".") {
 		return nxdomain(m, r)
 	}
 	return s.forwardOrRefuse(m, r, internal, tcp)
 }
 
-func (s *DNSServer) forwardOrRefuse(m, r *dns.Msg, internal, tcp bool) *dns.Msg {
+func (s *Server) forwardOrRefuse(m, r *dns.Msg, internal, tcp bool) *dns.Msg {
 	if internal {
 		m.SetRcode(r, dns.RcodeRefused)
 		return withEDNS(m, r)
@@ -148,7 +137,7 @@ func (s *DNSServer) forwardOrRefuse(m, r *dns.Msg, internal, tcp bool) *dns.Msg 
 // forward asks the upstreams in turn, over the transport the query came
 // by; a truncated UDP answer is asked again over TCP, so the client gets
 // all of it if it can take it.
-func (s *DNSServer) forward(r *dns.Msg, tcp bool) *dns.Msg {
+func (s *Server) forward(r *dns.Msg, tcp bool) *dns.Msg {
 	for _, up := range s.upstreams() {
 		resp, err := s.exchange(r, up, tcp)
 		if err == nil && resp.Truncated && !tcp {
@@ -163,14 +152,14 @@ func (s *DNSServer) forward(r *dns.Msg, tcp bool) *dns.Msg {
 	return nil
 }
 
-func (s *DNSServer) exchange(r *dns.Msg, upstream string, tcp bool) (*dns.Msg, error) {
+func (s *Server) exchange(r *dns.Msg, upstream string, tcp bool) (*dns.Msg, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
 	defer cancel()
-	network := "udp"
+	proto := "udp"
 	if tcp {
-		network = "tcp"
+		proto = "tcp"
 	}
-	conn, err := s.Dial(ctx, network, upstream)
+	conn, err := s.Dial(ctx, proto, upstream)
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +182,7 @@ func (s *DNSServer) exchange(r *dns.Msg, upstream string, tcp bool) (*dns.Msg, e
 }
 
 func hdr(name string, t uint16) dns.RR_Header {
-	return dns.RR_Header{Name: name, Rrtype: t, Class: dns.ClassINET, Ttl: DNSTTL}
+	return dns.RR_Header{Name: name, Rrtype: t, Class: dns.ClassINET, Ttl: TTL}
 }
 
 func nxdomain(m, r *dns.Msg) *dns.Msg {

@@ -1,4 +1,4 @@
-package network
+package dnsserver
 
 import (
 	"context"
@@ -10,13 +10,15 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/berthproject/berth/network"
 )
 
 // queryIn asks server a question from inside the namespace at ns.
-func queryIn(t *testing.T, ns, network, server, name string, qtype uint16) (*dns.Msg, error) {
+func queryIn(t *testing.T, ns, proto, server, name string, qtype uint16) (*dns.Msg, error) {
 	t.Helper()
 	var c net.Conn
-	if err := inNetNS(ns, func() (err error) { c, err = net.DialTimeout(network, server, 2*time.Second); return err }); err != nil {
+	if err := inNetNS(ns, func() (err error) { c, err = net.DialTimeout(proto, server, 2*time.Second); return err }); err != nil {
 		return nil, err
 	}
 	defer c.Close()
@@ -30,33 +32,33 @@ func queryIn(t *testing.T, ns, network, server, name string, qtype uint16) (*dns
 	return co.ReadMsg()
 }
 
-// serveDNS runs m.ServeDNS until the test ends.
-func serveDNS(t *testing.T, m *Manager, o DNSOptions) {
+// serveDNS runs Serve until the test ends.
+func serveDNS(t *testing.T, m *network.Manager, o Options) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- m.ServeDNS(ctx, o) }()
+	go func() { done <- Serve(ctx, m, o) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
-			t.Errorf("ServeDNS: %v", err)
+			t.Errorf("Serve: %v", err)
 		}
 	})
 }
 
-func TestServeDNS(t *testing.T) {
-	m := testManager(t)
-	createNetwork(t, m, NetworkConfig{Name: "app"})
-	other := createNetwork(t, m, NetworkConfig{Name: "other"})
-	web := attach(t, m, "web1", AttachRequest{Network: "app", Names: []string{"web"}, Aliases: []string{"svc"}})
-	db := attach(t, m, "db1", AttachRequest{Network: "app", Names: []string{"db"}, Aliases: []string{"svc"}})
-	attach(t, m, "dead1", AttachRequest{Network: "app", Names: []string{"dead"}, Aliases: []string{"svc"}})
-	attach(t, m, "elsewhere", AttachRequest{Network: "other", Names: []string{"hidden"}})
+func TestServe(t *testing.T) {
+	m, host := testManager(t)
+	createNetwork(t, m, network.NetworkConfig{Name: "app"})
+	other := createNetwork(t, m, network.NetworkConfig{Name: "other"})
+	web := attach(t, m, "web1", network.AttachRequest{Network: "app", Names: []string{"web"}, Aliases: []string{"svc"}})
+	db := attach(t, m, "db1", network.AttachRequest{Network: "app", Names: []string{"db"}, Aliases: []string{"svc"}})
+	attach(t, m, "dead1", network.AttachRequest{Network: "app", Names: []string{"dead"}, Aliases: []string{"svc"}})
+	attach(t, m, "elsewhere", network.AttachRequest{Network: "other", Names: []string{"hidden"}})
 
 	// The fake upstream listens on the host's loopback (the test's host
 	// namespace), as a resolver on 127.0.0.53 would.
 	upstream := startUpstream(t, func(network, addr string) (pc net.PacketConn, l net.Listener) {
-		err := inNetNS(m.host.path, func() error {
+		err := inNetNS(host, func() error {
 			var err error
 			pc, err = net.ListenPacket("udp4", addr)
 			if err == nil {
@@ -69,7 +71,7 @@ func TestServeDNS(t *testing.T) {
 		}
 		return pc, l
 	})
-	serveDNS(t, m, DNSOptions{Upstreams: []string{upstream}, Alive: func(id string) bool { return id != "dead1" }})
+	serveDNS(t, m, Options{Upstreams: []string{upstream}, Alive: func(id string) bool { return id != "dead1" }})
 
 	server := web.Nameservers[0] + ":53"
 	ns := web.NetNS
@@ -88,7 +90,7 @@ func TestServeDNS(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	if err := m.ServeDNS(ctx, DNSOptions{}); !errors.Is(err, ErrDNSRunning) {
+	if err := Serve(ctx, m, Options{}); !errors.Is(err, network.ErrDNSRunning) {
 		t.Errorf("a second server: %v, want ErrDNSRunning", err)
 	}
 
@@ -102,12 +104,12 @@ func TestServeDNS(t *testing.T) {
 		slices.Sort(got)
 		return got
 	}
-	ip := func(sb *Sandbox) string { return sb.Endpoints[0].IP.String() }
+	ip := func(sb *network.Sandbox) string { return sb.Endpoints[0].IP.String() }
 	if got := ipsOf("udp", "db"); !slices.Equal(got, []string{ip(db)}) {
 		t.Errorf("db: %v", got)
 	}
-	if got := ipsOf("tcp", "web."+Domain); !slices.Equal(got, []string{ip(web)}) {
-		t.Errorf("web.%s over TCP: %v", Domain, got)
+	if got := ipsOf("tcp", "web."+network.Domain); !slices.Equal(got, []string{ip(web)}) {
+		t.Errorf("web.%s over TCP: %v", network.Domain, got)
 	}
 	// Both live holders of the alias; the dead one is left out.
 	if got := ipsOf("udp", "svc"); !slices.Equal(got, []string{ip(web), ip(db)}) {
@@ -116,7 +118,7 @@ func TestServeDNS(t *testing.T) {
 	if got := ipsOf("udp", "example.com"); !slices.Equal(got, []string{"192.0.2.10"}) {
 		t.Errorf("forwarded example.com: %v", got)
 	}
-	for _, name := range []string{"dead", "hidden", "nosuch." + Domain} {
+	for _, name := range []string{"dead", "hidden", "nosuch." + network.Domain} {
 		if r, err := queryIn(t, ns, "udp", server, name, dns.TypeA); err != nil || r.Rcode != dns.RcodeNameError {
 			t.Errorf("%s: %v %v, want NXDOMAIN", name, r, err)
 		}
@@ -126,7 +128,7 @@ func TestServeDNS(t *testing.T) {
 		t.Errorf("PTR of db: %v %v", r, err)
 	}
 	// A container that joins later answers at once.
-	late := attach(t, m, "late1", AttachRequest{Network: "app", Names: []string{"late"}})
+	late := attach(t, m, "late1", network.AttachRequest{Network: "app", Names: []string{"late"}})
 	if got := ipsOf("udp", "late"); !slices.Equal(got, []string{ip(late)}) {
 		t.Errorf("late: %v", got)
 	}
@@ -136,18 +138,18 @@ func TestServeDNS(t *testing.T) {
 	}
 }
 
-func TestServeDNS_IdleExit(t *testing.T) {
-	m := testManager(t)
-	createNetwork(t, m, NetworkConfig{Name: "app"})
+func TestServe_IdleExit(t *testing.T) {
+	m, _ := testManager(t)
+	createNetwork(t, m, network.NetworkConfig{Name: "app"})
 	done := make(chan error, 1)
-	go func() { done <- m.ServeDNS(context.Background(), DNSOptions{IdleExit: 200 * time.Millisecond}) }()
+	go func() { done <- Serve(context.Background(), m, Options{IdleExit: 200 * time.Millisecond}) }()
 	select {
 	case err := <-done:
 		if err != nil {
 			t.Fatal(err)
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("ServeDNS with IdleExit and no sandbox did not return")
+		t.Fatal("Serve with IdleExit and no sandbox did not return")
 	}
 	if m.DNSRunning() {
 		t.Error("DNSRunning after the server left")
