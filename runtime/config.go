@@ -9,6 +9,11 @@ import (
 // Config is everything needed to create one container. It is stored as
 // config.json in the container's directory and never changes afterwards.
 type Config struct {
+	// ID, when set, is the new container's id (64 hex digits, from NewID)
+	// instead of a fresh one: a caller that prepares something named after
+	// the container before Create, as its network namespace, sets it. It
+	// is not stored here; Container.ID is.
+	ID    string `json:"-"`
 	Name  string `json:"name"`
 	Image string `json:"image"` // what the user named: an image, or the rootfs path
 	// ImageID is the image's id ("sha256:..."), for refusing to remove an

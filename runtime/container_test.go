@@ -445,6 +445,40 @@ func TestCreate_NamesAreUnique(t *testing.T) {
 	}
 }
 
+func TestCreate_GivenIDAndNewName(t *testing.T) {
+	m := testManager(t)
+	id, err := NewID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := baseConfig(t, "true")
+	cfg.ID, cfg.Name = id, m.NewName()
+	c, err := m.Create(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ID != id || c.Config.Hostname != id[:12] || c.Config.ID != "" {
+		t.Errorf("created %s (hostname %s, config id %q), want id %s", c.ID, c.Config.Hostname, c.Config.ID, id)
+	}
+	if got, err := m.Get(cfg.Name); err != nil || got.ID != id {
+		t.Errorf("Get(%s) = %v, %v", cfg.Name, got, err)
+	}
+	cfg.Name = "other"
+	if _, err := m.Create(cfg); err == nil {
+		t.Error("a second container got the same id")
+	}
+	if _, err := os.Stat(filepath.Join(c.Dir, "config.json")); err != nil {
+		t.Errorf("the refused create took the first container's files: %v", err)
+	}
+	if name := m.NewName(); name == cfg.Name {
+		t.Errorf("NewName gave %s, which is taken", name)
+	}
+	cfg.ID, cfg.Name = "not-hex", ""
+	if _, err := m.Create(cfg); err == nil {
+		t.Error("an id that is not 64 hex digits was accepted")
+	}
+}
+
 func readCPU(t *testing.T, id string) (quota, period, shares int64) {
 	t.Helper()
 	read := func(p string) int64 {

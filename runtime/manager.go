@@ -57,10 +57,14 @@ func (m *Manager) Create(cfg Config) (*Container, error) {
 	if err := validate(&cfg); err != nil {
 		return nil, err
 	}
-	id, err := newID()
-	if err != nil {
-		return nil, err
+	id := cfg.ID
+	if id == "" {
+		var err error
+		if id, err = NewID(); err != nil {
+			return nil, err
+		}
 	}
+	cfg.ID = ""
 	if cfg.Hostname == "" {
 		cfg.Hostname = id[:12]
 	}
@@ -70,7 +74,11 @@ func (m *Manager) Create(cfg Config) (*Container, error) {
 	c := &Container{ID: id, Created: time.Now().UTC(), Config: cfg, Dir: m.containerDir(id)}
 	if err := m.writeContainer(c); err != nil {
 		m.releaseName(cfg.Name, id)
-		os.RemoveAll(c.Dir)
+		// A directory that was there already (a given ID in use) is not
+		// ours to remove.
+		if !errors.Is(err, fs.ErrExist) {
+			os.RemoveAll(c.Dir)
+		}
 		return nil, err
 	}
 	c.State = State{Status: StatusCreated}
@@ -78,6 +86,9 @@ func (m *Manager) Create(cfg Config) (*Container, error) {
 }
 
 func validate(cfg *Config) error {
+	if cfg.ID != "" && !validID(cfg.ID) {
+		return fmt.Errorf("container id %q is not 64 hex digits", cfg.ID)
+	}
 	if len(cfg.Args) == 0 {
 		return fmt.Errorf("no command given: name one after the rootfs or image")
 	}
@@ -197,12 +208,39 @@ func (m *Manager) containerDir(id string) string {
 	return filepath.Join(m.root, "containers", id)
 }
 
-func newID() (string, error) {
+// validID reports whether id is 64 lowercase hex digits.
+func validID(id string) bool {
+	if len(id) != 64 {
+		return false
+	}
+	for _, c := range id {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// NewID returns a fresh container id: 32 random bytes in hex, as Docker's.
+func NewID() (string, error) {
 	b := make([]byte, 32)
 	if err := randomBytes(b); err != nil {
 		return "", fmt.Errorf("generating container id: %w", err)
 	}
 	return hex.EncodeToString(b), nil
+}
+
+// NewName returns a generated name ("quiet_hopper") that no container
+// has now, for a caller that must know the name before Create (a
+// network's DNS answers to it). A concurrent Create may still take it
+// first: Create then fails with ErrNameInUse, and the caller picks again.
+func (m *Manager) NewName() string {
+	for i := 0; ; i++ {
+		name := randomName(i)
+		if _, err := os.Lstat(filepath.Join(m.root, "names", name)); errors.Is(err, fs.ErrNotExist) || i > 20 {
+			return name
+		}
+	}
 }
 
 // reserveName claims cfg.Name (generating one when empty) by creating
