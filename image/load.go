@@ -317,7 +317,7 @@ func (s *Store) loadImages(ctx context.Context, a *archive, imgs []*archiveImage
 				if err != nil {
 					return err
 				}
-				l, err := s.ingest(gctx, r)
+				l, err := s.ingestLayer(gctx, r, layerInput{deferSync: true})
 				if err != nil {
 					return fmt.Errorf("layer %s: %w", file, err)
 				}
@@ -338,6 +338,11 @@ func (s *Store) loadImages(ctx context.Context, a *archive, imgs []*archiveImage
 	}
 	if err != nil {
 		return nil, err
+	}
+	if len(pending) > 0 {
+		if err := s.syncStore(); err != nil {
+			return nil, err
+		}
 	}
 	for _, img := range imgs {
 		for i := range img.layers {

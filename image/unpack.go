@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -125,11 +126,19 @@ func (u *unpacker) entry(tr *tar.Reader, hdr *tar.Header, rel string) error {
 	if rel == "." && hdr.Typeflag != tar.TypeDir {
 		return unsafeEntry(hdr.Name, "the layer's root must be a directory")
 	}
+	mode := uint32(hdr.Mode & 0o7777)
+	if hdr.Typeflag == tar.TypeReg && rel != "." {
+		// Most entries are new regular files: create first, and look at
+		// what an earlier entry left only when the name is taken.
+		done, err := u.newFile(tr, hdr, target, mode)
+		if done || err != nil {
+			return err
+		}
+	}
 	if err := u.clear(hdr.Name, rel, hdr.Typeflag == tar.TypeDir); err != nil {
 		return err
 	}
 
-	mode := uint32(hdr.Mode & 0o7777)
 	switch hdr.Typeflag {
 	case tar.TypeDir:
 		if !u.dirs[rel] {
@@ -225,19 +234,53 @@ func (u *unpacker) clear(entry, rel string, isDir bool) error {
 }
 
 func (u *unpacker) file(tr *tar.Reader, hdr *tar.Header, target string) error {
-	if hdr.Size < 0 || hdr.Size > u.limits.Size-u.size {
-		return &EntryError{Entry: hdr.Name, Err: ErrLayerTooLarge,
-			Reason: fmt.Sprintf("%d bytes would take the layer past its limit of %d bytes", hdr.Size, u.limits.Size)}
-	}
-	f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
+	fd, err := u.createFile(hdr, target)
 	if err != nil {
 		return fmt.Errorf("layer entry %q: %w", hdr.Name, err)
 	}
-	n, err := io.CopyBuffer(onlyWriter{f}, io.LimitReader(tr, hdr.Size), u.buf)
-	u.size += n
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	defer unix.Close(fd)
+	return u.fill(tr, hdr, fd)
+}
+
+// newFile creates the regular file of hdr and writes its content and
+// metadata through the one descriptor, sparing a lookup of the path per
+// step. done is false, with nothing written, when the name is taken: the
+// caller clears it and goes the long way.
+func (u *unpacker) newFile(tr *tar.Reader, hdr *tar.Header, target string, mode uint32) (done bool, err error) {
+	fd, err := u.createFile(hdr, target)
+	if errors.Is(err, unix.EEXIST) {
+		return false, nil
 	}
+	if err != nil {
+		return true, fmt.Errorf("layer entry %q: %w", hdr.Name, err)
+	}
+	defer unix.Close(fd)
+	if err := u.fill(tr, hdr, fd); err != nil {
+		return true, err
+	}
+	return true, u.fileMetadata(hdr, fd, mode)
+}
+
+// createFile makes a new regular file, never following a symlink and
+// never opening one that exists, after checking hdr's size against what
+// the layer may still take.
+func (u *unpacker) createFile(hdr *tar.Header, target string) (int, error) {
+	if hdr.Size < 0 || hdr.Size > u.limits.Size-u.size {
+		return -1, &EntryError{Entry: hdr.Name, Err: ErrLayerTooLarge,
+			Reason: fmt.Sprintf("%d bytes would take the layer past its limit of %d bytes", hdr.Size, u.limits.Size)}
+	}
+	for {
+		fd, err := unix.Open(target, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		if err != unix.EINTR {
+			return fd, err
+		}
+	}
+}
+
+// fill copies the entry's content into fd.
+func (u *unpacker) fill(tr *tar.Reader, hdr *tar.Header, fd int) error {
+	n, err := io.CopyBuffer(fdWriter(fd), io.LimitReader(tr, hdr.Size), u.buf)
+	u.size += n
 	if err == nil && n != hdr.Size {
 		err = io.ErrUnexpectedEOF
 	}
@@ -247,9 +290,64 @@ func (u *unpacker) file(tr *tar.Reader, hdr *tar.Header, target string) error {
 	return nil
 }
 
-// onlyWriter hides *os.File's ReadFrom, whose copy_file_range and splice
-// attempts cannot apply to a tar stream and only cost system calls.
-type onlyWriter struct{ io.Writer }
+// fdWriter writes to a raw descriptor: no *os.File, whose poller
+// registration costs two system calls per file for a file that is never
+// waited on.
+type fdWriter int
+
+func (w fdWriter) Write(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := unix.Write(int(w), p[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		n += m
+	}
+	return n, nil
+}
+
+// fileMetadata is metadata for a regular file, through its descriptor.
+func (u *unpacker) fileMetadata(hdr *tar.Header, fd int, mode uint32) error {
+	wrap := func(what string, err error) error {
+		return fmt.Errorf("layer entry %q: setting %s: %w", hdr.Name, what, err)
+	}
+	if u.asRoot {
+		if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil {
+			return wrap("owner", err)
+		}
+	}
+	for k, v := range hdr.PAXRecords {
+		attr, ok := strings.CutPrefix(k, paxXattr)
+		if !ok || strings.HasPrefix(attr, overlayXattr) {
+			continue
+		}
+		if err := unix.Fsetxattr(fd, attr, []byte(v), 0); err != nil {
+			return wrap("xattr "+attr, err)
+		}
+	}
+	if err := unix.Fchmod(fd, mode); err != nil {
+		return wrap("mode", err)
+	}
+	if err := futimens(fd, accessTime(hdr), hdr.ModTime); err != nil {
+		return wrap("times", err)
+	}
+	return nil
+}
+
+// futimens sets fd's times to the nanosecond: utimensat(2) with a NULL
+// path, as the C library's futimens does (x/sys has only microseconds).
+func futimens(fd int, atime, mtime time.Time) error {
+	ts := [2]unix.Timespec{unix.NsecToTimespec(atime.UnixNano()), unix.NsecToTimespec(mtime.UnixNano())}
+	_, _, errno := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0)
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
 
 func (u *unpacker) hardlink(hdr *tar.Header, target string) error {
 	rel, err := layerPath(hdr.Linkname)
