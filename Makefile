@@ -38,6 +38,7 @@ setup:
 
 test: setup lint deps
 	$(GO) test -race -count=1 -timeout 15m -tags registry ./...
+	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 10s ./spec/
 
 # test-interop moves images between berth and podman both ways (save,
 # load, run); it installs podman, runc and skopeo. Not part of CI's test.
