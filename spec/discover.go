@@ -182,8 +182,10 @@ func (r *resolved) loadDotEnv(envFiles []string) error {
 // filesFromEnv takes the files from COMPOSE_FILE, separated by
 // COMPOSE_PATH_SEPARATOR (":" by default).
 func (r *resolved) filesFromEnv() error {
-	list, ok := r.env[consts.ComposeFilePath]
-	if !ok {
+	// Set but empty is unset, as for COMPOSE_PROJECT_NAME: a shell's
+	// `COMPOSE_FILE= berth ...` clears it.
+	list := r.env[consts.ComposeFilePath]
+	if list == "" {
 		return nil
 	}
 	sep := r.env[consts.ComposePathSeparator]

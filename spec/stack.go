@@ -124,3 +124,38 @@ type FileObject struct {
 	External    bool              `json:"external,omitempty"`
 	Labels      map[string]string `json:"labels,omitempty"`
 }
+
+// AllProfiles returns every profile a service of the files names, enabled
+// or not, sorted, as `docker compose config --profiles` lists them.
+func (st *Stack) AllProfiles() []string {
+	if st.project == nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	for _, ss := range []types.Services{st.project.Services, st.project.DisabledServices} {
+		for _, s := range ss {
+			for _, p := range s.Profiles {
+				seen[p] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for p := range seen {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ImageName is the image the service runs: its image, or, for a service
+// only built, "<stack>-<service>" as Docker Compose names it.
+func (st *Stack) ImageName(service string) string {
+	s := st.Services[service]
+	if s == nil {
+		return ""
+	}
+	if s.Image != "" {
+		return s.Image
+	}
+	return st.Name + "-" + service
+}

@@ -45,8 +45,17 @@ func exitCode(code int) func(error) bool {
 	}
 }
 
+// selfPrinting is an error that prints itself, several lines: a stack
+// file's mistakes, each with its own hint.
+type selfPrinting interface{ printTo(w io.Writer) }
+
 // printError prints err once, as "error: ...", with a hint when one fits.
 func printError(w io.Writer, err error) {
+	var sp selfPrinting
+	if errors.As(err, &sp) {
+		sp.printTo(w)
+		return
+	}
 	fmt.Fprintf(w, "error: %v\n", err)
 	var cg *runtime.CgroupUnavailableError
 	if errors.As(err, &cg) {

@@ -65,7 +65,7 @@ func newRootCmd() *cobra.Command {
 		newImageCmd(g), newImagesCmd(g, "images"), newRmiCmd(g, "rmi"), newTagCmd(g),
 		newLoadCmd(g), newSaveCmd(g),
 		newPullCmd(g), newPushCmd(g), newLoginCmd(g), newLogoutCmd(g), newSystemCmd(g),
-		newVolumeCmd(g),
+		newVolumeCmd(g), newConfigCmd(g),
 	)
 	return root
 }
