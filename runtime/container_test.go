@@ -671,19 +671,8 @@ func TestRun_ManyLayers(t *testing.T) {
 		}
 		layers = append(layers, dir)
 	}
-	cfg := Config{Layers: layers, Args: []string{"sh", "-c", "exec 2>&1; ls / | grep -c '^f'; cat /f1 /f124"}}
-	c, err := m.Create(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, w, _ := os.Pipe()
-	p, err := m.Start(c, &Stdio{Out: w, Err: w})
-	w.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, _ := io.ReadAll(r)
-	if st := p.Wait(); st.ExitCode != 0 || string(out) != "124\nxx" {
+	out, st := run(t, m, Config{Layers: layers, Args: []string{"sh", "-c", "exec 2>&1; ls / | grep -c '^f'; cat /f1 /f124"}})
+	if st.ExitCode != 0 || out != "124\nxx" {
 		t.Errorf("exit %d, output %q", st.ExitCode, out)
 	}
 }
