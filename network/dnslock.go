@@ -3,6 +3,7 @@ package network
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -83,6 +84,25 @@ func (l *DNSLock) ReleaseIfIdle() bool {
 	}
 	l.Release()
 	return true
+}
+
+// WaitDNS waits until a DNS server listens on gateway's port 53 (a TCP
+// connection is accepted), or ctx ends. A server opens a new network's
+// listeners within a quarter of a second (dnsserver.Serve): a container
+// started before that would find nobody answering.
+func (m *Manager) WaitDNS(ctx context.Context, gateway netip.Addr) error {
+	addr := netip.AddrPortFrom(gateway, 53).String()
+	for {
+		c, err := m.host.dial(ctx, "tcp4", addr)
+		if err == nil {
+			return c.Close()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for DNS on %s: %w", addr, err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // Release lets go of the DNS lock. Releasing twice is harmless.

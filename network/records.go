@@ -13,8 +13,11 @@ import (
 // without a trailing dot.
 type Records interface {
 	// LookupName returns the addresses of the running sandboxes that
-	// answer to name on network.
-	LookupName(network, name string) []netip.Addr
+	// answer to name on network. When none does and from (the asker's
+	// address on network) is a sandbox's, its other networks are asked
+	// in turn, as a container on several networks resolves the names of
+	// all of them.
+	LookupName(network string, from netip.Addr, name string) []netip.Addr
 	// LookupAddr returns the names of the running sandbox at ip on network.
 	LookupAddr(network string, ip netip.Addr) []string
 	// Owns reports whether ip is in one of berth's subnets: reverse
@@ -55,9 +58,10 @@ type nameEntry struct {
 }
 
 type snapshot struct {
-	names   map[string]map[string][]nameEntry // network -> name -> holders
-	addrs   map[string]map[netip.Addr]addrEntry
-	subnets []netip.Prefix
+	names    map[string]map[string][]nameEntry // network -> name -> holders
+	addrs    map[string]map[netip.Addr]addrEntry
+	networks map[string][]string // sandbox -> its networks, in order
+	subnets  []netip.Prefix
 }
 
 type addrEntry struct {
@@ -87,7 +91,7 @@ func (r *storeRecords) current() snapshot {
 	if err1 != nil || err2 != nil {
 		return r.snap // a file read half-way; try again next query
 	}
-	s := snapshot{names: map[string]map[string][]nameEntry{}, addrs: map[string]map[netip.Addr]addrEntry{}}
+	s := snapshot{names: map[string]map[string][]nameEntry{}, addrs: map[string]map[netip.Addr]addrEntry{}, networks: map[string][]string{}}
 	for _, n := range nets {
 		s.subnets = append(s.subnets, n.Subnet)
 		s.names[n.Name] = map[string][]nameEntry{}
@@ -108,6 +112,7 @@ func (r *storeRecords) current() snapshot {
 				names[n] = append(names[n], nameEntry{sb.ID, e.IP})
 			}
 			s.addrs[e.Network][e.IP] = addrEntry{sb.ID, all}
+			s.networks[sb.ID] = append(s.networks[sb.ID], e.Network)
 		}
 	}
 	r.stamp, r.snap = stamp, s
@@ -132,16 +137,31 @@ func (r *storeRecords) isAlive(id string) bool {
 	return a
 }
 
-func (r *storeRecords) LookupName(network, name string) []netip.Addr {
+func (r *storeRecords) LookupName(network string, from netip.Addr, name string) []netip.Addr {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []netip.Addr
-	for _, e := range r.current().names[network][name] {
-		if r.isAlive(e.sandbox) {
-			out = append(out, e.ip)
+	snap := r.current()
+	// The network the query came by first, then the asker's others.
+	nets := []string{network}
+	if asker, ok := snap.addrs[network][from]; ok {
+		for _, n := range snap.networks[asker.sandbox] {
+			if n != network {
+				nets = append(nets, n)
+			}
 		}
 	}
-	return out
+	for _, n := range nets {
+		var out []netip.Addr
+		for _, e := range snap.names[n][name] {
+			if r.isAlive(e.sandbox) {
+				out = append(out, e.ip)
+			}
+		}
+		if len(out) > 0 {
+			return out
+		}
+	}
+	return nil
 }
 
 func (r *storeRecords) LookupAddr(network string, ip netip.Addr) []string {

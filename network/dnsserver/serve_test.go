@@ -53,7 +53,7 @@ func TestServe(t *testing.T) {
 	web := attach(t, m, "web1", network.AttachRequest{Network: "app", Names: []string{"web"}, Aliases: []string{"svc"}})
 	db := attach(t, m, "db1", network.AttachRequest{Network: "app", Names: []string{"db"}, Aliases: []string{"svc"}})
 	attach(t, m, "dead1", network.AttachRequest{Network: "app", Names: []string{"dead"}, Aliases: []string{"svc"}})
-	attach(t, m, "elsewhere", network.AttachRequest{Network: "other", Names: []string{"hidden"}})
+	hidden := attach(t, m, "elsewhere", network.AttachRequest{Network: "other", Names: []string{"hidden"}})
 
 	// The fake upstream listens on the host's loopback (the test's host
 	// namespace), as a resolver on 127.0.0.53 would.
@@ -131,6 +131,13 @@ func TestServe(t *testing.T) {
 	late := attach(t, m, "late1", network.AttachRequest{Network: "app", Names: []string{"late"}})
 	if got := ipsOf("udp", "late"); !slices.Equal(got, []string{ip(late)}) {
 		t.Errorf("late: %v", got)
+	}
+	// A container on both networks resolves the names of both, through
+	// its first network's server.
+	both := attach(t, m, "both1", network.AttachRequest{Network: "app", Names: []string{"both"}}, network.AttachRequest{Network: "other", Names: []string{"both"}})
+	r, err := queryIn(t, both.NetNS, "udp", both.Nameservers[0]+":53", "hidden", dns.TypeA)
+	if got := answerIPs(r); err != nil || !slices.Equal(got, []string{ip(hidden)}) {
+		t.Errorf("hidden, asked from a container on app and other: %v %v", got, err)
 	}
 	// Another network's DNS is out of reach from this one.
 	if _, err := queryIn(t, ns, "tcp", netip.AddrPortFrom(other.Gateway, 53).String(), "hidden", dns.TypeA); err == nil {

@@ -50,7 +50,8 @@ func New(rec network.Records, upstreams []string) *Server {
 func (s *Server) Handler(netName string, internal bool) dns.Handler {
 	return dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
 		_, tcp := w.RemoteAddr().(*net.TCPAddr)
-		resp := s.answer(netName, internal, r, tcp)
+		from, _ := netip.ParseAddrPort(w.RemoteAddr().String())
+		resp := s.answer(netName, from.Addr().Unmap(), internal, r, tcp)
 		if resp == nil {
 			return
 		}
@@ -69,7 +70,7 @@ func (s *Server) Handler(netName string, internal bool) dns.Handler {
 
 // answer works out the reply to r; nil means "say nothing" (a response,
 // not a query).
-func (s *Server) answer(netName string, internal bool, r *dns.Msg, tcp bool) *dns.Msg {
+func (s *Server) answer(netName string, from netip.Addr, internal bool, r *dns.Msg, tcp bool) *dns.Msg {
 	if r.Response {
 		return nil
 	}
@@ -100,7 +101,7 @@ func (s *Server) answer(netName string, internal bool, r *dns.Msg, tcp bool) *dn
 		return s.forwardOrRefuse(m, r, internal, tcp)
 	}
 	local, inDomain := strings.CutSuffix(name, "."+network.Domain)
-	addrs := s.rec.LookupName(netName, local)
+	addrs := s.rec.LookupName(netName, from, local)
 	if len(addrs) > 0 {
 		m.Authoritative = true
 		if q.Qtype == dns.TypeA || q.Qtype == dns.TypeANY {

@@ -18,7 +18,9 @@ import (
 // fakeRecords is a Records from a table: network -> name -> addresses.
 type fakeRecords map[string]map[string][]netip.Addr
 
-func (f fakeRecords) LookupName(netName, name string) []netip.Addr { return f[netName][name] }
+func (f fakeRecords) LookupName(netName string, _ netip.Addr, name string) []netip.Addr {
+	return f[netName][name]
+}
 
 func (f fakeRecords) LookupAddr(netName string, ip netip.Addr) []string {
 	var out []string
