@@ -23,7 +23,9 @@ func TestCLI_SaveLoadRun(t *testing.T) {
 		t.Fatalf("save to stdout: exit %d, %d bytes", code, len(stdout))
 	}
 
-	other := &cli{t: t, root: t.TempDir(), rootfs: c.rootfs}
+	// Other roots, each in a network namespace of its own: two roots in
+	// one namespace would share (and fight over) one nftables table.
+	other := newCLI(t)
 	out := other.must("load", "-i", archive)
 	if out != "Loaded image: bb:1\nLoaded image: localhost:5000/team/bb:2\n" {
 		t.Errorf("load printed %q", out)
@@ -35,7 +37,7 @@ func TestCLI_SaveLoadRun(t *testing.T) {
 	if got := strings.TrimSpace(other.must("images", "-q")); got != id {
 		t.Errorf("image id %q after load, %q before", got, id)
 	}
-	third := &cli{t: t, root: t.TempDir(), rootfs: c.rootfs}
+	third := newCLI(t)
 	if out, errs, code := third.runIn(strings.NewReader(stdout), "image", "load"); code != 0 || out != "Loaded image: bb:1\n" {
 		t.Errorf("load from stdin: exit %d, %q %q", code, out, errs)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -54,13 +55,21 @@ type cli struct {
 	t      *testing.T
 	root   string
 	rootfs string
+	// netns is the test's own network namespace: berth runs in it, so the
+	// bridges, rules and DNS server it makes never touch the machine's.
+	netns string
+	env   []string // added to berth's environment
 }
 
-// newCLI gives a test its own berth root and busybox rootfs; whatever
-// containers the test leaves are force-removed at the end.
+// newCLI gives a test its own berth root, busybox rootfs and network
+// namespace; whatever containers the test leaves are force-removed at the
+// end, and what their networks left is checked (see checkNetworkGone).
 func newCLI(t *testing.T) *cli {
 	testutil.RequireRoot(t)
-	c := &cli{t: t, root: t.TempDir(), rootfs: testutil.BusyboxRootfs(t)}
+	c := &cli{t: t, root: t.TempDir(), rootfs: testutil.BusyboxRootfs(t), netns: newTestNetNS(t)}
+	// The DNS helper leaves soon after the last container; unknown names
+	// go to a port on the namespace's loopback where nothing listens.
+	c.env = []string{"BERTH_DNS_IDLE=200ms", "BERTH_DNS_UPSTREAMS=127.0.0.1:9"}
 	t.Cleanup(func() {
 		ids, _, _ := c.run("ps", "-a", "-q", "--no-trunc")
 		for _, id := range strings.Fields(ids) {
@@ -69,6 +78,7 @@ func newCLI(t *testing.T) *cli {
 		if matches, _ := filepath.Glob(filepath.Join(c.root, "containers", "*")); len(matches) > 0 {
 			t.Errorf("containers left after cleanup: %v", matches)
 		}
+		c.checkNetworkGone()
 	})
 	return c
 }
@@ -78,8 +88,21 @@ func (c *cli) run(args ...string) (string, string, int) {
 	return c.runIn(nil, args...)
 }
 
+// command is berth with args, to run in the test's network namespace.
+// pull, push, login and logout talk to the test's registry on the
+// machine's loopback: they run outside it (they make no links).
+func (c *cli) command(args ...string) *exec.Cmd {
+	argv := append([]string{"--root", c.root}, args...)
+	cmd := exec.Command(berthBin, argv...)
+	if len(args) == 0 || !slices.Contains([]string{"pull", "push", "login", "logout"}, args[0]) {
+		cmd = exec.Command("nsenter", append([]string{"--net=" + c.netns, "--", berthBin}, argv...)...)
+	}
+	cmd.Env = append(os.Environ(), c.env...)
+	return cmd
+}
+
 func (c *cli) runIn(stdin io.Reader, args ...string) (string, string, int) {
-	cmd := exec.Command(berthBin, append([]string{"--root", c.root}, args...)...)
+	cmd := c.command(args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr, cmd.Stdin = &out, &errb, stdin
 	err := cmd.Run()
@@ -219,7 +242,7 @@ func TestCLI_StdinEnvAndEnvFile(t *testing.T) {
 
 func TestCLI_TTY(t *testing.T) {
 	c := newCLI(t)
-	cmd := exec.Command(berthBin, "--root", c.root, "run", "--rm", "-t", "--rootfs", c.rootfs, "--", "sh", "-c", "tty; stty size")
+	cmd := c.command("run", "--rm", "-t", "--rootfs", c.rootfs, "--", "sh", "-c", "tty; stty size")
 	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 33, Cols: 101})
 	if err != nil {
 		t.Fatal(err)
@@ -264,8 +287,9 @@ func TestCLI_NotRoot(t *testing.T) {
 
 func TestCLI_BerthRootEnvAndLogsFollow(t *testing.T) {
 	c := newCLI(t)
-	cmd := exec.Command(berthBin, "run", "-d", "--name", "ticker", "--rootfs", c.rootfs, "--", "sh", "-c", "for i in 1 2 3; do echo tick $i; sleep 0.2; done")
-	cmd.Env = append(os.Environ(), "BERTH_ROOT="+c.root)
+	cmd := c.command("run", "-d", "--name", "ticker", "--rootfs", c.rootfs, "--", "sh", "-c", "for i in 1 2 3; do echo tick $i; sleep 0.2; done")
+	cmd.Args = slices.DeleteFunc(cmd.Args, func(a string) bool { return a == "--root" || a == c.root })
+	cmd.Env = append(cmd.Env, "BERTH_ROOT="+c.root)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("run with BERTH_ROOT: %v\n%s", err, out)
 	}
@@ -286,7 +310,7 @@ func TestCLI_BerthRootEnvAndLogsFollow(t *testing.T) {
 
 func TestCLI_InteractiveTTY(t *testing.T) {
 	c := newCLI(t)
-	cmd := exec.Command(berthBin, "--root", c.root, "run", "--rm", "-it", "--rootfs", c.rootfs, "--", "sh")
+	cmd := c.command("run", "--rm", "-it", "--rootfs", c.rootfs, "--", "sh")
 	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 80})
 	if err != nil {
 		t.Fatal(err)

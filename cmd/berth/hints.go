@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/berthproject/berth/image"
+	"github.com/berthproject/berth/network"
 	"github.com/berthproject/berth/runtime"
 	"github.com/berthproject/berth/volume"
 )
@@ -28,6 +29,16 @@ var hints = []struct {
 	{is(runtime.ErrRunning), "stop it first (berth stop NAME), or force it with -f"},
 	{is(runtime.ErrNotRunning), "start a new one with: berth run"},
 	{is(volume.ErrNotFound), "list volumes with: berth volume ls"},
+	{is(network.ErrNotFound), "list networks with: berth network ls; make one with: berth network create NAME\n(the default network, bridge, is made by the first berth run without --network)"},
+	{is(network.ErrExists), "choose another name, or remove that network first: berth network rm NAME"},
+	{is(network.ErrInUse), "stop or remove those containers first (berth rm -f NAME); a stopped container holds no network"},
+	{is(errPredefined), "it is where containers go without --network; remove other networks with: berth network rm NAME"},
+	{is(network.ErrPortInUse), "stop what holds the port, or publish another host port (-p OTHER:CONTAINER_PORT),\nor leave the host port out (-p CONTAINER_PORT) and find the one berth picked with: berth port CONTAINER"},
+	{is(network.ErrSubnetOverlap), "choose another --subnet, or leave it out and berth picks a free one;\nberth network inspect NAME shows what each network has"},
+	{is(network.ErrPoolExhausted), "remove networks no container uses (berth network prune), or give one a --subnet outside 10.89.0.0/16"},
+	{is(network.ErrSubnetFull), "remove containers you no longer need (berth ps -a), or use a network with a larger --subnet"},
+	{is(network.ErrAddressInUse), "choose another --ip, or leave it out and berth picks a free address"},
+	{is(network.ErrNotAttached), "the container has no network of berth's (--network none or host)"},
 	{is(volume.ErrInvalidName), "to bind-mount a host directory, give its absolute path: -v /host/dir:/path"},
 	{exitCode(runtime.ExitNotFound), "check the command's spelling and that it exists in the root filesystem (and its PATH)"},
 	{exitCode(runtime.ExitCannotExecute), "the file must be executable (chmod +x) and built for this machine"},

@@ -27,8 +27,11 @@ func newInspectCmd(g *globalOptions) *cobra.Command {
 			}
 			var out []inspectView
 			vols := volumeKinds(g)
+			sbs := &sandboxes{g: g}
 			err = eachContainer(m, args, func(_ string, c *runtime.Container) error {
-				out = append(out, newInspectView(c, vols))
+				v := newInspectView(c, vols)
+				v.NetworkSettings = newNetworkSettings(c, sbs.of(c))
+				out = append(out, v)
 				return nil
 			})
 			if perr := printInspect(cmd.OutOrStdout(), out, format); perr != nil {
@@ -53,6 +56,72 @@ type inspectView struct {
 	HostConfig hostConfig   `json:"HostConfig"`
 	Config     ctrConfig    `json:"Config"`
 	Mounts     []mountView  `json:"Mounts"`
+	// NetworkSettings is filled from the container's sandbox while it
+	// runs; a container that does not run has no address or port.
+	NetworkSettings networkSettings `json:"NetworkSettings"`
+}
+
+type networkSettings struct {
+	SandboxID  string                 `json:"SandboxID"`
+	SandboxKey string                 `json:"SandboxKey"`
+	Ports      map[string][]portView  `json:"Ports"`
+	Networks   map[string]netEndpoint `json:"Networks"`
+	// The first network's address, as Docker's deprecated top-level
+	// fields, which scripts still read.
+	Gateway     string `json:"Gateway"`
+	IPAddress   string `json:"IPAddress"`
+	IPPrefixLen int    `json:"IPPrefixLen"`
+	MacAddress  string `json:"MacAddress"`
+}
+
+type portView struct {
+	HostIP   string `json:"HostIp"`
+	HostPort string `json:"HostPort"`
+}
+
+type netEndpoint struct {
+	Aliases     []string `json:"Aliases"`
+	MacAddress  string   `json:"MacAddress"`
+	NetworkID   string   `json:"NetworkID"`
+	Gateway     string   `json:"Gateway"`
+	IPAddress   string   `json:"IPAddress"`
+	IPPrefixLen int      `json:"IPPrefixLen"`
+	// DNSNames are every name the container answers to on the network:
+	// its name, its aliases and its short id, as Docker lists them.
+	DNSNames []string `json:"DNSNames"`
+}
+
+// newNetworkSettings shows c's networks: from its sandbox (sb) while it
+// runs, as bare names otherwise.
+func newNetworkSettings(c *runtime.Container, sb *sandboxView) networkSettings {
+	ns := networkSettings{Ports: map[string][]portView{}, Networks: map[string]netEndpoint{}}
+	if sb == nil {
+		for _, n := range strings.Split(c.Config.Network, ",") {
+			if n != "" {
+				ns.Networks[n] = netEndpoint{}
+			}
+		}
+		return ns
+	}
+	ns.SandboxID, ns.SandboxKey = sb.ID, sb.NetNS
+	for i, e := range sb.Endpoints {
+		ep := netEndpoint{
+			Aliases: e.Aliases, MacAddress: e.MAC, NetworkID: e.NetworkID, Gateway: e.Gateway.String(),
+			IPAddress: e.IP.String(), IPPrefixLen: e.Subnet.Bits(),
+		}
+		if len(e.Names) > 0 {
+			ep.DNSNames = append(append([]string{e.Names[0]}, e.Aliases...), e.Names[1:]...)
+		}
+		ns.Networks[e.Network] = ep
+		if i == 0 {
+			ns.Gateway, ns.IPAddress, ns.IPPrefixLen, ns.MacAddress = ep.Gateway, ep.IPAddress, ep.IPPrefixLen, ep.MacAddress
+		}
+	}
+	for _, b := range sb.ports() {
+		key := fmt.Sprintf("%d/%s", b.ContainerPort, b.Protocol)
+		ns.Ports[key] = append(ns.Ports[key], portView{HostIP: b.HostIP.String(), HostPort: fmt.Sprint(b.HostPort)})
+	}
+	return ns
 }
 
 type inspectState struct {
@@ -109,6 +178,12 @@ type mountView struct {
 	RW          bool   `json:"RW"`
 }
 
+// networkMode is Docker's HostConfig.NetworkMode: the first network.
+func networkMode(networks string) string {
+	first, _, _ := strings.Cut(networks, ",")
+	return first
+}
+
 // dockerTime prints times as Docker does, with the zero time for "never".
 func dockerTime(t time.Time) string {
 	if t.IsZero() {
@@ -155,7 +230,7 @@ func newInspectView(c *runtime.Container, vols volumeKind) inspectView {
 			Memory: cfg.Resources.Memory, MemorySwap: cfg.Resources.MemorySwap,
 			NanoCpus: cfg.Resources.NanoCPUs, CPUShares: cfg.Resources.CPUShares,
 			PidsLimit: cfg.Resources.PidsLimit, ReadonlyRootfs: cfg.ReadOnly,
-			AutoRemove: cfg.AutoRemove, NetworkMode: cfg.Network,
+			AutoRemove: cfg.AutoRemove, NetworkMode: networkMode(cfg.Network),
 		},
 		Config: ctrConfig{
 			Hostname: cfg.Hostname, Domainname: cfg.Domainname, User: cfg.User,

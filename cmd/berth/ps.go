@@ -48,7 +48,9 @@ type psRow struct {
 	RunningFor string `json:"RunningFor"`
 	State      string `json:"State"`
 	Status     string `json:"Status"`
+	Ports      string `json:"Ports"`
 	Names      string `json:"Names"`
+	Networks   string `json:"Networks"`
 	Labels     string `json:"Labels"`
 }
 
@@ -66,11 +68,16 @@ func runPs(g *globalOptions, o *psOptions, w io.Writer) error {
 	}
 	now := time.Now()
 	var rows []psRow
+	sbs := &sandboxes{g: g}
 	for _, c := range all {
 		if !o.all && !c.State.Running {
 			continue
 		}
-		rows = append(rows, newPsRow(c, now, o.noTrunc))
+		r := newPsRow(c, now, o.noTrunc)
+		if !o.quiet {
+			r.Ports = sbs.of(c).portsColumn()
+		}
+		rows = append(rows, r)
 	}
 	switch {
 	case o.quiet:
@@ -81,9 +88,9 @@ func runPs(g *globalOptions, o *psOptions, w io.Writer) error {
 		return writeJSONLines(w, rows)
 	default:
 		tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
-		fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tNAMES")
+		fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
 		for _, r := range rows {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Names)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Ports, r.Names)
 		}
 		return tw.Flush()
 	}
@@ -111,6 +118,7 @@ func newPsRow(c *runtime.Container, now time.Time, noTrunc bool) psRow {
 		State:      c.State.Status,
 		Status:     statusText(c.State, now),
 		Names:      c.Name(),
+		Networks:   c.Config.Network,
 		Labels:     strings.Join(labels, ","),
 	}
 }

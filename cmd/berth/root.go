@@ -65,7 +65,8 @@ func newRootCmd() *cobra.Command {
 		newImageCmd(g), newImagesCmd(g, "images"), newRmiCmd(g, "rmi"), newTagCmd(g),
 		newLoadCmd(g), newSaveCmd(g),
 		newPullCmd(g), newPushCmd(g), newLoginCmd(g), newLogoutCmd(g), newSystemCmd(g),
-		newVolumeCmd(g), newConfigCmd(g),
+		newVolumeCmd(g), newNetworkCmd(g), newPortCmd(g), newDNSCmd(g), newDetachCmd(g),
+		newConfigCmd(g),
 	)
 	return root
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -39,11 +40,20 @@ type runOptions struct {
 	interactive bool
 	stopSignal  string
 	stopTimeout int
-	network     string
 	labels      []string
 	entrypoint  string
 	// entrypointSet tells --entrypoint "" (clear it) from no flag at all.
 	entrypointSet bool
+
+	// Network flags, read by networkPlan (run_network.go).
+	networks   []string
+	ip         string
+	aliases    []string
+	publish    []string
+	dns        []string
+	dnsSearch  []string
+	dnsOptions []string
+	addHosts   []string
 }
 
 func newRunCmd(g *globalOptions) *cobra.Command {
@@ -81,7 +91,14 @@ func newRunCmd(g *globalOptions) *cobra.Command {
 	f.BoolVarP(&o.interactive, "interactive", "i", false, "keep stdin open")
 	f.StringVar(&o.stopSignal, "stop-signal", "", "signal that stops the container (default SIGTERM)")
 	f.IntVar(&o.stopTimeout, "stop-timeout", -1, "seconds to wait after the stop signal before killing (default 10)")
-	f.StringVar(&o.network, "network", "none", "network to join: none (loopback only)")
+	f.StringArrayVar(&o.networks, "network", nil, "connect to a network: bridge (the default), NAME, none (loopback only) or host; repeat for several; name=NET,alias=A,ip=IP sets those for one")
+	f.StringVar(&o.ip, "ip", "", "IPv4 address on the (first) network")
+	f.StringArrayVar(&o.aliases, "network-alias", nil, "another name the container answers to in DNS on the (first) network")
+	f.StringArrayVarP(&o.publish, "publish", "p", nil, "publish a port: [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/udp]")
+	f.StringArrayVar(&o.dns, "dns", nil, "nameserver for the container's resolv.conf (default: berth's DNS server)")
+	f.StringArrayVar(&o.dnsSearch, "dns-search", nil, "search domain for the container's resolv.conf")
+	f.StringArrayVar(&o.dnsOptions, "dns-option", nil, "option line for the container's resolv.conf")
+	f.StringArrayVar(&o.addHosts, "add-host", nil, "add a line to /etc/hosts: NAME:IP (IP may be host-gateway)")
 	f.StringArrayVarP(&o.labels, "label", "l", nil, "set a label KEY=VALUE")
 	// -h is --hostname, as in Docker; help stays reachable as --help.
 	cmd.Flags().BoolP("help", "", false, "help for run")
@@ -93,6 +110,10 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, args []string)
 	// telling way (the state directory, the cgroup, the namespaces).
 	if os.Geteuid() != 0 {
 		return &exitError{code: 125, err: runtime.ErrNotRoot}
+	}
+	plan, err := o.networkPlan()
+	if err != nil {
+		return &exitError{code: 125, err: err}
 	}
 	cfg, vols, err := o.config(args, imageLookup(g))
 	if err != nil {
@@ -107,20 +128,59 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, args []string)
 		rv.discard(g, m)
 		return &exitError{code: 125, err: err}
 	}
+	r := &starter{g: g, m: m, plan: plan, rv: rv}
 	if o.detach {
-		return runDetached(g, m, cfg, rv)
+		return r.runDetached(ctx, cfg)
 	}
-	return runAttached(ctx, g, m, cfg, o, rv)
+	return r.runAttached(ctx, cfg, o)
 }
 
-func runDetached(g *globalOptions, m *runtime.Manager, cfg runtime.Config, rv *runVolumes) error {
-	c, p, err := m.Run(cfg, nil)
-	if err != nil {
-		return startFailed(g, m, c, rv, err)
+// starter starts a container with its network and volumes.
+type starter struct {
+	g    *globalOptions
+	m    *runtime.Manager
+	plan *netPlan
+	rv   *runVolumes
+	net  *runNet
+}
+
+// run sets the network up and runs the container. On a network of
+// berth's, a container without --name gets its generated name here, so
+// that DNS knows it; if a concurrent run takes that name first, another
+// one is picked.
+func (r *starter) run(ctx context.Context, base runtime.Config, stdio *runtime.Stdio) (*runtime.Container, *runtime.Process, error) {
+	generated := base.Name == "" && r.plan.mode == "bridge"
+	for attempt := 0; ; attempt++ {
+		cfg := base
+		if generated {
+			cfg.Name = r.m.NewName()
+		}
+		net, err := r.plan.setUp(ctx, r.g, r.m, &cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		c, p, err := r.m.Run(cfg, stdio)
+		if c == nil && err != nil {
+			net.detach()
+			if generated && errors.Is(err, runtime.ErrNameInUse) && attempt < 5 {
+				continue
+			}
+			return nil, nil, err
+		}
+		net.created()
+		r.net = net
+		return c, p, err
 	}
-	rv.created()
+}
+
+func (r *starter) runDetached(ctx context.Context, cfg runtime.Config) error {
+	c, p, err := r.run(ctx, cfg, nil)
+	if err != nil {
+		return r.startFailed(c, err)
+	}
+	r.rv.created()
 	if c.Config.AutoRemove {
-		if err := spawnReaper(g, c.ID); err != nil {
+		if err := spawnReaper(r.g, c.ID); err != nil {
 			fmt.Fprintf(os.Stderr, "warning: --rm: %v; remove it later with: berth rm -v %s\n", err, c.Name())
 		}
 	}
@@ -131,7 +191,7 @@ func runDetached(g *globalOptions, m *runtime.Manager, cfg runtime.Config, rv *r
 	return nil
 }
 
-func runAttached(ctx context.Context, g *globalOptions, m *runtime.Manager, cfg runtime.Config, o *runOptions, rv *runVolumes) error {
+func (r *starter) runAttached(ctx context.Context, cfg runtime.Config, o *runOptions) error {
 	stdio := &runtime.Stdio{Out: os.Stdout, Err: os.Stderr}
 	if o.interactive {
 		stdio.In = os.Stdin
@@ -146,22 +206,25 @@ func runAttached(ctx context.Context, g *globalOptions, m *runtime.Manager, cfg 
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH)
 	defer signal.Stop(sigs)
-	c, p, err := m.Run(cfg, stdio)
+	c, p, err := r.run(ctx, cfg, stdio)
 	if err != nil {
-		return startFailed(g, m, c, rv, err)
+		return r.startFailed(c, err)
 	}
-	rv.created()
+	r.rv.created()
 	go func() {
 		for s := range sigs {
 			_ = p.Signal(s)
 		}
 	}()
 	st := p.Wait()
+	// The container has ended: its address and ports go now, as Docker
+	// releases them when a container stops.
+	r.net.detachLater(r.g)
 	if c.Config.AutoRemove {
-		if err := m.Remove(ctx, c, true); err != nil {
+		if err := r.m.Remove(ctx, c, true); err != nil {
 			fmt.Fprintf(os.Stderr, "warning: %v\n", err)
 		} else {
-			removeAnonymousVolumes(g, m, c)
+			removeAnonymousVolumes(r.g, r.m, c)
 		}
 	}
 	return &exitError{code: st.ExitCode}
@@ -170,8 +233,11 @@ func runAttached(ctx context.Context, g *globalOptions, m *runtime.Manager, cfg 
 // startFailed reports a container that was not created (c is nil) or did
 // not start, removing it with --rm, and exits with Docker's code for the
 // failure. The anonymous volumes go with a container that goes (or never
-// was); a container that stays keeps them.
-func startFailed(g *globalOptions, m *runtime.Manager, c *runtime.Container, rv *runVolumes, err error) error {
+// was); a container that stays keeps them. Its network goes either way:
+// it will never run.
+func (r *starter) startFailed(c *runtime.Container, err error) error {
+	g, m, rv := r.g, r.m, r.rv
+	r.net.detach()
 	switch {
 	case c == nil:
 		rv.discard(g, m)
@@ -194,17 +260,31 @@ func startFailed(g *globalOptions, m *runtime.Manager, c *runtime.Container, rv 
 // spawnReaper starts a detached `berth reap` that removes the container
 // when it exits, which is what --rm means for a detached container.
 func spawnReaper(g *globalOptions, id string) error {
+	return spawnHelper(g, "__reap", id)
+}
+
+// spawnHelper starts `berth COMMAND ARGS...` on this root, detached in a
+// session of its own; its stderr goes to RUN/helpers.log.
+func spawnHelper(g *globalOptions, command string, args ...string) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(self, "--root", g.root, "__reap", id)
+	cmd := exec.Command(self, append([]string{"--root", g.root, command}, args...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if f, err := os.OpenFile(helperLog(g), os.O_CREATE|os.O_WRONLY|os.O_APPEND|unix.O_CLOEXEC, 0o600); err == nil {
+		defer f.Close()
+		cmd.Stderr = f
+	}
 	if err := cmd.Start(); err != nil {
 		return err
 	}
 	return cmd.Process.Release()
 }
+
+// helperLog is where berth's background helpers (__reap, __detach,
+// __dns) say what went wrong.
+func helperLog(g *globalOptions) string { return filepath.Join(g.runDir(), "helpers.log") }
 
 func newReapCmd(g *globalOptions) *cobra.Command {
 	return &cobra.Command{
@@ -228,6 +308,7 @@ func newReapCmd(g *globalOptions) *cobra.Command {
 			if err := m.Remove(ctx, c, true); err != nil {
 				return err
 			}
+			detachContainer(g, c)
 			// --rm takes the container's anonymous volumes too, as in Docker.
 			removeAnonymousVolumes(g, m, c)
 			return nil

@@ -22,13 +22,10 @@ import (
 // Volumes are returned apart: they are created (and filled from the image)
 // only once everything else has been checked, and become bind mounts then.
 func (o *runOptions) config(args []string, lookup func(string) (imageInfo, error)) (runtime.Config, []volumeMount, error) {
-	if o.network != "none" {
-		return runtime.Config{}, nil, fmt.Errorf("--network %q: only \"none\" (loopback only) is supported so far", o.network)
-	}
 	cfg := runtime.Config{
 		Name: o.name, User: o.user, WorkingDir: o.workdir, Hostname: o.hostname,
 		TTY: o.tty, OpenStdin: o.interactive, ReadOnly: o.readOnly,
-		AutoRemove: o.autoRemove, Network: o.network,
+		AutoRemove: o.autoRemove,
 	}
 	env, err := o.environment()
 	if err != nil {

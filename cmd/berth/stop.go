@@ -39,7 +39,13 @@ func newStopCmd(g *globalOptions) *cobra.Command {
 				timeout = time.Duration(secs) * time.Second
 			}
 			return actOn(g, cmd.OutOrStdout(), args, func(m *runtime.Manager, c *runtime.Container) error {
-				return m.Stop(context.Background(), c, timeout)
+				if err := m.Stop(context.Background(), c, timeout); err != nil {
+					return err
+				}
+				// A stopped container keeps no address or published port,
+				// as in Docker (berth cannot start it again anyway).
+				detachContainer(g, c)
+				return nil
 			})
 		},
 	}
@@ -78,6 +84,7 @@ func newRmCmd(g *globalOptions) *cobra.Command {
 				if err := m.Remove(context.Background(), c, force); err != nil {
 					return err
 				}
+				detachContainer(g, c)
 				if volumes {
 					removeAnonymousVolumes(g, m, c)
 				}

@@ -304,13 +304,18 @@ func newVolumePruneCmd(g *globalOptions) *cobra.Command {
 }
 
 // confirmPrune asks, as docker does, since pruned data is gone for good.
-// Anything but y or yes, or no answer at all, is a no.
 func confirmPrune(w io.Writer, in io.Reader, all bool) bool {
 	what := "anonymous local volumes"
 	if all {
 		what = "all local volumes"
 	}
-	fmt.Fprintf(w, "WARNING! This will remove %s not used by at least one container.\nAre you sure you want to continue? [y/N] ", what)
+	return confirm(w, in, fmt.Sprintf("WARNING! This will remove %s not used by at least one container.", what))
+}
+
+// confirm prints warning and asks whether to go on. Anything but y or
+// yes, or no answer at all, is a no.
+func confirm(w io.Writer, in io.Reader, warning string) bool {
+	fmt.Fprintf(w, "%s\nAre you sure you want to continue? [y/N] ", warning)
 	line, _ := bufio.NewReader(in).ReadString('\n')
 	answer := strings.ToLower(strings.TrimSpace(line))
 	return answer == "y" || answer == "yes"

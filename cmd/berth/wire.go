@@ -1,9 +1,12 @@
 package main
 
 import (
+	"log/slog"
+	"os"
 	"sort"
 
 	"github.com/berthproject/berth/image"
+	"github.com/berthproject/berth/network"
 	"github.com/berthproject/berth/runtime"
 	"github.com/berthproject/berth/volume"
 )
@@ -13,6 +16,17 @@ import (
 
 func newManager(g *globalOptions) (*runtime.Manager, error) {
 	return runtime.New(g.root, g.runDir())
+}
+
+// newNetworkManager opens berth's networks (root/networks, and the
+// containers' namespaces under the runtime directory). With --debug it
+// logs what it does to stderr.
+func newNetworkManager(g *globalOptions) (*network.Manager, error) {
+	var o network.Options
+	if g.debug {
+		o.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return network.OpenWith(g.root, g.runDir(), o)
 }
 
 // newImageStore opens the image store, which shares berth's root with the
