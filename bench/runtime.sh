@@ -374,7 +374,7 @@ rss_pss() { awk '/^Rss:/ { r = $2 } /^Pss:/ { p = $2 } /^Pss_Anon:/ { a = $2 } E
 say ""
 say "memory of the per-container process (sleep 1000 container, /proc/PID/smaps_rollup)"
 BERTH_MEM_STARTED=1
-"$BERTH" --root "$BROOT" run -d --name membench --rootfs "$ROOTFS" -- /bin/sleep 1000 </dev/null >/dev/null
+"$BERTH" --root "$BROOT" run -d --name membench --network none --rootfs "$ROOTFS" -- /bin/sleep 1000 </dev/null >/dev/null
 BPID=$("$BERTH" --root "$BROOT" inspect membench | jq -r '.[0].State.Pid')
 if ! [[ $BPID =~ ^[1-9][0-9]*$ ]] || ! alive "$BPID"; then
 	die "berth inspect membench gave no live .[0].State.Pid ($BPID)"

@@ -6,13 +6,26 @@ set -euo pipefail
 BERTH=${1:-bin/berth}
 BERTH=$(realpath "$BERTH")
 [ "$(id -u)" = 0 ] || { echo "the demo needs root (namespaces and cgroups): sudo make demo"; exit 1; }
+# The demo runs in a network namespace of its own: the bridges, nftables
+# rules and DNS server berth makes for its containers never touch the
+# host's, and go with it. Its loopback is "the host" for berth.
+if [ -z "${BERTH_DEMO_NETNS:-}" ]; then
+	exec env BERTH_DEMO_NETNS=1 unshare --net -- "$0" "$@"
+fi
+ip link set lo up
 
 work=$(mktemp -d /tmp/berth-demo.XXXXXX)
 root=$work/root
 rootfs=$work/rootfs
 cleanup() {
 	"$BERTH" --root "$root" rm -f web >/dev/null 2>&1 || true
+	"$BERTH" --root "$root" network rm demo >/dev/null 2>&1 || true
 	"$BERTH" --root "$root" rmi demo/busybox:1 >/dev/null 2>&1 || true
+	# berth's DNS helper would stay a while after the last container: end
+	# it, by the pid it noted, once sure it is this root's.
+	if pid=$(cat "$root/run/dns.pid" 2>/dev/null) && grep -qF "$root" "/proc/$pid/cmdline" 2>/dev/null; then
+		kill "$pid" 2>/dev/null || true
+	fi
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -47,14 +60,19 @@ set -e
 b inspect -f 'OOMKilled={{.State.OOMKilled}} ExitCode={{.State.ExitCode}}' hog
 b rm hog
 
-echo; echo "== a detached web server, which fetches its own page over its loopback"
-b run -d --name web --rootfs "$rootfs" -- sh -c 'httpd -f -v -p 127.0.0.1:8080 -h /www & sleep 0.5; timeout 2 wget -q -O- http://127.0.0.1:8080/; wait' >/dev/null
-sleep 1
+echo; echo "== a network: a detached web server, found by name, its port published on the host"
+b network create demo >/dev/null
+b run -d --name web --network demo --network-alias www -p 127.0.0.1:8080:80 --rootfs "$rootfs" -- httpd -f -v -p 80 -h /www >/dev/null
 b ps
+b run --rm --network demo --rootfs "$rootfs" -- sh -c 'timeout 5 wget -q -O- http://www/; nslookup web | grep -A1 "^Name"'
+echo "\$ wget -q -O- http://127.0.0.1:8080/      # on the host"
+/bin/busybox wget -q -O- http://127.0.0.1:8080/
+b port web
 b logs web
-echo "== a second container has a network namespace of its own: the server is not there"
-b run --rm --rootfs "$rootfs" -- sh -c 'timeout 2 wget -q -O- http://127.0.0.1:8080/ 2>/dev/null || echo "127.0.0.1:8080: nothing listens here"'
+echo "== a second container has a loopback of its own: the server is not there"
+b run --rm --network demo --rootfs "$rootfs" -- sh -c 'timeout 2 wget -q -O- http://127.0.0.1/ 2>/dev/null || echo "127.0.0.1:80: nothing listens here"'
 b stop -t 2 web
 b ps -a
 b rm web
+b network rm demo
 echo; echo "demo done; nothing is left behind"

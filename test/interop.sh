@@ -75,7 +75,7 @@ for format in docker-archive oci-archive; do
 	rm -f "$tmp/podman.tar"
 	$P save -q --format "$format" -o "$tmp/podman.tar" localhost/interop/from-podman:1
 	check "Loaded image: localhost/interop/from-podman:1" "$($B load -i "$tmp/podman.tar")" "berth loads podman's $format"
-	check "made by podman" "$($B run --rm localhost/interop/from-podman:1 cat /origin)" "berth runs podman's image ($format)"
+	check "made by podman" "$($B run --rm --network none localhost/interop/from-podman:1 cat /origin)" "berth runs podman's image ($format)"
 	check "$($P images -q --no-trunc localhost/interop/from-podman:1)" "$($B image inspect -f '{{.Id}}' localhost/interop/from-podman:1)" "same image ID in berth ($format)"
 	$B rmi localhost/interop/from-podman:1 >/dev/null
 done
