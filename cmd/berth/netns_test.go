@@ -12,6 +12,7 @@ import (
 	goruntime "runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -233,6 +234,20 @@ func (c *cli) httpGet(url string) (string, error) {
 		return string(b), fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
 	return string(b), err
+}
+
+// httpGetReady is httpGet of a server that may still be starting: `run
+// -d` returns once the container runs, not once httpd listens. A refused
+// connection is tried again for a few seconds.
+func (c *cli) httpGetReady(url string) (string, error) {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, err := c.httpGet(url)
+		if err == nil || !errors.Is(err, syscall.ECONNREFUSED) || time.Now().After(deadline) {
+			return got, err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // freePort is a TCP port nothing holds on the test's namespace's loopback.

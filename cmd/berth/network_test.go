@@ -191,7 +191,7 @@ func TestCLI_PublishedPorts(t *testing.T) {
 	port := c.freePort()
 	c.web("web", "-p", fmt.Sprintf("127.0.0.1:%d:80", port), "-p", "8080")
 	// From the host's loopback (the test's namespace is berth's host).
-	if got, err := c.httpGet(fmt.Sprintf("http://127.0.0.1:%d/", port)); err != nil || got != "published\n" {
+	if got, err := c.httpGetReady(fmt.Sprintf("http://127.0.0.1:%d/", port)); err != nil || got != "published\n" {
 		t.Errorf("GET through the published port: %q, %v", got, err)
 	}
 	lines := strings.Split(strings.TrimSpace(c.must("port", "web")), "\n")
@@ -226,7 +226,7 @@ func TestCLI_PublishedPorts(t *testing.T) {
 		t.Error("the port still answers after its container stopped")
 	}
 	c.web("web3", "-p", fmt.Sprintf("127.0.0.1:%d:80", port))
-	if got, err := c.httpGet(fmt.Sprintf("http://127.0.0.1:%d/", port)); err != nil || got != "published\n" {
+	if got, err := c.httpGetReady(fmt.Sprintf("http://127.0.0.1:%d/", port)); err != nil || got != "published\n" {
 		t.Errorf("the port again, for a new container: %q, %v", got, err)
 	}
 }
