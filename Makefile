@@ -50,10 +50,12 @@ demo: setup build
 
 # bench: start+stop and memory against runc, crun and conmon
 # (bench/runtime.sh), then pull + unpack against podman and skopeo
-# (bench/pull.sh). Both install their peers from Debian.
+# (bench/pull.sh), then networks against the host's loopback: DNS and
+# TCP throughput (bench/net.sh). They install their peers from Debian.
 bench: setup build
 	@./bench/runtime.sh
 	@./bench/pull.sh
+	@./bench/net.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
