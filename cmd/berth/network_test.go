@@ -12,6 +12,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -27,11 +28,25 @@ func (c *cli) webRootfs(page string) {
 	}
 }
 
-// web starts a detached busybox httpd serving c's /www on port 80.
+// web starts a detached busybox httpd serving c's /www on port 80, and
+// waits until it listens: run -d returns once the container runs.
 func (c *cli) web(name string, flags ...string) string {
 	c.t.Helper()
 	args := append(append([]string{"run", "-d", "--name", name}, flags...), "--rootfs", c.rootfs, "--", "httpd", "-f", "-p", "80", "-h", "/www")
-	return strings.TrimSpace(c.must(args...))
+	id := strings.TrimSpace(c.must(args...))
+	addr := net.JoinHostPort(c.netSettings(name).IPAddress, "80")
+	waitFor(c.t, name+" to listen on "+addr, func() bool {
+		// The test's namespace is the containers' host: it reaches them
+		// over their bridge.
+		return inNetNS(c.netns, func() error {
+			conn, err := net.DialTimeout("tcp4", addr, time.Second)
+			if err == nil {
+				conn.Close()
+			}
+			return err
+		}) == nil
+	})
+	return id
 }
 
 // in runs a shell command in a new --rm container with flags and returns
