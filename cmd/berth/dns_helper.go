@@ -38,6 +38,9 @@ func newDNSCmd(g *globalOptions) *cobra.Command {
 // serveDNS is the DNS helper (see dns_spawn.go): it serves until no
 // container has been attached for a while, or until SIGTERM.
 func serveDNS(g *globalOptions) error {
+	// The run that started us may have stopped waiting for "ready" and
+	// closed the pipe: writing it must not kill us (SIGPIPE on fd 1).
+	signal.Ignore(unix.SIGPIPE)
 	level := slog.LevelInfo
 	if g.debug {
 		level = slog.LevelDebug
