@@ -4,43 +4,19 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
 	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berthproject/berth/internal/testutil"
 )
 
-// newTestNetNS makes a network namespace, bound at a file under a
-// temporary directory as network.Attach binds them, with a dummy link
-// named mark so a container can tell it is inside. The namespace goes
-// when the test ends.
+// newTestNetNS is testutil.NetNS and the namespace's inode, which
+// /proc/PID/ns/net names.
 func newTestNetNS(t *testing.T) (path string, ino uint64) {
 	t.Helper()
-	path = filepath.Join(t.TempDir(), "netns")
-	if err := os.WriteFile(path, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() {
-		// Never unlocked: the thread ends with this goroutine rather than
-		// going back to the pool inside the new namespace.
-		goruntime.LockOSThread()
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			done <- err
-			return
-		}
-		self := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
-		done <- unix.Mount(self, path, "", unix.MS_BIND, "")
-	}()
-	if err := <-done; err != nil {
-		t.Fatalf("creating network namespace: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := unix.Unmount(path, unix.MNT_DETACH); err != nil {
-			t.Errorf("unmounting %s: %v", path, err)
-		}
-	})
+	path = testutil.NetNS(t)
 	var st unix.Stat_t
 	if err := unix.Stat(path, &st); err != nil {
 		t.Fatal(err)

@@ -66,7 +66,7 @@ type cli struct {
 // end, and what their networks left is checked (see checkNetworkGone).
 func newCLI(t *testing.T) *cli {
 	testutil.RequireRoot(t)
-	c := &cli{t: t, root: t.TempDir(), rootfs: testutil.BusyboxRootfs(t), netns: newTestNetNS(t)}
+	c := &cli{t: t, root: t.TempDir(), rootfs: testutil.BusyboxRootfs(t), netns: testutil.NetNS(t)}
 	// The DNS helper leaves soon after the last container; unknown names
 	// go to a port on the namespace's loopback where nothing listens.
 	c.env = []string{"BERTH_DNS_IDLE=200ms", "BERTH_DNS_UPSTREAMS=127.0.0.1:9"}

@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 
 	"github.com/google/nftables"
@@ -26,45 +25,6 @@ import (
 // so the bridges, nftables rules and DNS listeners berth makes are never
 // the machine's: they go when the namespace does. Traffic stays in it:
 // its loopback, and the containers' namespaces hanging off its bridges.
-
-// newTestNetNS makes a network namespace with loopback up, bound at a
-// file under a temporary directory, and unbinds it when the test ends.
-func newTestNetNS(t *testing.T) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "netns")
-	if err := os.WriteFile(path, nil, 0o444); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() {
-		// Never unlocked: the thread is in the new namespace and Go
-		// throws it away with this goroutine.
-		goruntime.LockOSThread()
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			done <- err
-			return
-		}
-		self := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
-		if err := unix.Mount(self, path, "", unix.MS_BIND, ""); err != nil {
-			done <- err
-			return
-		}
-		lo, err := netlink.LinkByName("lo")
-		if err == nil {
-			err = netlink.LinkSetUp(lo)
-		}
-		done <- err
-	}()
-	if err := <-done; err != nil {
-		t.Fatalf("making the test's network namespace: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := unix.Unmount(path, unix.MNT_DETACH); err != nil {
-			t.Errorf("unbinding the test's network namespace: %v", err)
-		}
-	})
-	return path
-}
 
 // inNetNS runs f on a fresh OS thread inside the namespace at path;
 // sockets f opens stay there.

@@ -1,15 +1,12 @@
 package dnsserver
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
 	"testing"
 
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/berthproject/berth/internal/testutil"
@@ -40,62 +37,13 @@ func inNetNS(path string, f func() error) error {
 	return <-done
 }
 
-// newNetNS makes a namespace with loopback up, bound under a temporary
-// directory, and removes it when the test ends.
-func newNetNS(t *testing.T) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "host-netns")
-	if err := os.WriteFile(path, nil, 0o444); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() {
-		goruntime.LockOSThread()
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			done <- err
-			return
-		}
-		self := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
-		if err := unix.Mount(self, path, "", unix.MS_BIND, ""); err != nil {
-			done <- err
-			return
-		}
-		ns, err := netns.Get()
-		if err != nil {
-			done <- err
-			return
-		}
-		defer ns.Close()
-		h, err := netlink.NewHandleAt(ns)
-		if err != nil {
-			done <- err
-			return
-		}
-		defer h.Close()
-		lo, err := h.LinkByName("lo")
-		if err == nil {
-			err = h.LinkSetUp(lo)
-		}
-		done <- err
-	}()
-	if err := <-done; err != nil {
-		t.Fatalf("making a test namespace: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := unix.Unmount(path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
-			t.Errorf("removing test namespace: %v", err)
-		}
-	})
-	return path
-}
-
 // testManager returns a Manager on a temporary root whose host is a fresh
 // namespace (returned too). When the test ends every sandbox and network
 // it left is removed, and reported.
 func testManager(t *testing.T) (*network.Manager, string) {
 	t.Helper()
 	testutil.RequireRoot(t)
-	host := newNetNS(t)
+	host := testutil.NetNS(t)
 	root := t.TempDir()
 	m, err := network.OpenWith(root, filepath.Join(root, "run"), network.Options{HostNetNS: host})
 	if err != nil {
