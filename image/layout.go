@@ -117,12 +117,7 @@ func (s *Store) remove(ref string, trash *[]*os.File) error {
 	if err != nil {
 		return err
 	}
-	var names []string
-	for _, d := range idx.Manifests {
-		if d.Digest == h && refName(d) != "" {
-			names = append(names, refName(d))
-		}
-	}
+	names := namesOf(idx, h)
 	byName := ""
 	if n, err := NormalizeName(ref); err == nil && slices.Contains(names, n) {
 		byName = n

@@ -481,7 +481,7 @@ func (s *Store) commitLoadLocked(imgs []*archiveImage, trash *[]*os.File) ([]*Im
 func (s *Store) dropTwins(idx *v1.IndexManifest, keep, cfg v1.Hash) ([]v1.Hash, error) {
 	var twins []v1.Hash
 	for _, d := range idx.Manifests {
-		if d.Digest == keep || refName(d) != "" || hasName(idx, d.Digest, "") {
+		if d.Digest == keep || hasName(idx, d.Digest, "") {
 			continue
 		}
 		m, err := s.manifest(d.Digest)

@@ -130,16 +130,6 @@ func manifestDescriptor(idx *v1.IndexManifest, h v1.Hash) v1.Descriptor {
 	return v1.Descriptor{Digest: h}
 }
 
-func namesOf(idx *v1.IndexManifest, h v1.Hash) []string {
-	var out []string
-	for _, d := range idx.Manifests {
-		if d.Digest == h && refName(d) != "" {
-			out = append(out, refName(d))
-		}
-	}
-	return out
-}
-
 // tagOf is the tag of a normalised name, or its digest.
 func tagOf(n string) string {
 	if _, d, ok := strings.Cut(n, "@"); ok {

@@ -260,11 +260,7 @@ func (s *Store) load(idx *v1.IndexManifest, h v1.Hash) (*Image, error) {
 		Created: cfg.Created.Time,
 		DiffIDs: cfg.RootFS.DiffIDs,
 	}
-	for _, d := range idx.Manifests {
-		if d.Digest == h && refName(d) != "" {
-			img.Names = append(img.Names, refName(d))
-		}
-	}
+	img.Names = namesOf(idx, h)
 	slices.Sort(img.Names)
 	for _, id := range ChainIDs(cfg.RootFS.DiffIDs) {
 		dir := s.LayerPath(id)
@@ -375,6 +371,17 @@ func nameManifest(idx *v1.IndexManifest, n string, desc v1.Descriptor) {
 		}
 	}
 	idx.Manifests = append(out, desc)
+}
+
+// namesOf lists the names of the manifest h, in index order.
+func namesOf(idx *v1.IndexManifest, h v1.Hash) []string {
+	var out []string
+	for _, d := range idx.Manifests {
+		if d.Digest == h && refName(d) != "" {
+			out = append(out, refName(d))
+		}
+	}
+	return out
 }
 
 // hasName says whether the manifest h has a name other than except.
