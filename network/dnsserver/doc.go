@@ -30,4 +30,9 @@
 //   - Listeners are opened in the host namespace with IP_FREEBIND, so
 //     they work before a bridge has its address; one process per root
 //     serves (network.Manager.LockDNS), a second one waits.
+//   - UDP is served by ServeUDP, not miekg/dns's server: one loop per
+//     network answers berth's own names inline, and only forwarded
+//     queries get a goroutine. A goroutine per packet put the p99 at 10k
+//     queries/s on two CPUs at 3 ms; inline it is under 1 ms (bench/net.sh).
+//     TCP keeps miekg/dns's server through Handler.
 package dnsserver

@@ -94,9 +94,10 @@ type listeners struct {
 }
 
 type netListener struct {
-	gw      netip.Addr
-	servers []*dns.Server
-	wg      sync.WaitGroup
+	gw  netip.Addr
+	udp *net.UDPConn
+	tcp *dns.Server
+	wg  sync.WaitGroup
 }
 
 func (ls *listeners) sync(nets []*network.Network) {
@@ -156,33 +157,26 @@ func (ls *listeners) listen(n *network.Network) (*netListener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", addr, err)
 	}
-	h := ls.srv.Handler(n.Name, n.Internal)
-	l := &netListener{gw: n.Gateway, servers: []*dns.Server{
-		{PacketConn: pc, Handler: h, UDPSize: dns.MaxMsgSize},
-		{Listener: tl, Handler: h, ReadTimeout: 5 * time.Second},
-	}}
-	for _, s := range l.servers {
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			_ = s.ActivateAndServe()
-		}()
-	}
+	l := &netListener{gw: n.Gateway, udp: pc.(*net.UDPConn),
+		tcp: &dns.Server{Listener: tl, Handler: ls.srv.Handler(n.Name, n.Internal), ReadTimeout: 5 * time.Second}}
+	l.wg.Add(2)
+	go func() {
+		defer l.wg.Done()
+		_ = ls.srv.ServeUDP(l.udp, n.Name, n.Internal)
+	}()
+	go func() {
+		defer l.wg.Done()
+		_ = l.tcp.ActivateAndServe()
+	}()
 	return l, nil
 }
 
 func (l *netListener) close() {
-	for _, s := range l.servers {
-		// Shutdown fails for a server that has not started yet; closing
-		// its socket ends it either way.
-		if err := s.Shutdown(); err != nil {
-			if s.PacketConn != nil {
-				s.PacketConn.Close()
-			}
-			if s.Listener != nil {
-				s.Listener.Close()
-			}
-		}
+	l.udp.Close()
+	// Shutdown fails for a server that has not started yet; closing its
+	// socket ends it either way.
+	if err := l.tcp.Shutdown(); err != nil {
+		l.tcp.Listener.Close()
 	}
 	l.wg.Wait()
 }

@@ -46,40 +46,52 @@ func New(rec network.Records, upstreams []string) *Server {
 }
 
 // Handler answers queries arriving on the listeners of the network named
-// netName. Queries on an internal network are never forwarded.
+// netName. Queries on an internal network are never forwarded. Serve
+// uses it for TCP; UDP goes through ServeUDP, which answers berth's own
+// names without a goroutine per query.
 func (s *Server) Handler(netName string, internal bool) dns.Handler {
 	return dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
 		_, tcp := w.RemoteAddr().(*net.TCPAddr)
 		from, _ := netip.ParseAddrPort(w.RemoteAddr().String())
-		resp := s.answer(netName, from.Addr().Unmap(), internal, r, tcp)
+		resp, fwd := s.answer(netName, from.Addr().Unmap(), internal, r)
+		if fwd {
+			resp = s.forwardOrFail(r, tcp)
+		}
 		if resp == nil {
 			return
 		}
 		if !tcp {
-			size := dns.MinMsgSize
-			if opt := r.IsEdns0(); opt != nil && int(opt.UDPSize()) > size {
-				size = int(opt.UDPSize())
-			}
-			// Too big for the client's buffer: TC set and answers cut,
-			// and the client asks again over TCP.
-			resp.Truncate(size)
+			truncateFor(resp, r)
 		}
 		_ = w.WriteMsg(resp)
 	})
 }
 
-// answer works out the reply to r; nil means "say nothing" (a response,
-// not a query).
-func (s *Server) answer(netName string, from netip.Addr, internal bool, r *dns.Msg, tcp bool) *dns.Msg {
+// truncateFor cuts resp to what the asker of r takes over UDP: too big
+// for its buffer, TC is set and answers dropped, and the client asks
+// again over TCP.
+func truncateFor(resp, r *dns.Msg) {
+	size := dns.MinMsgSize
+	if opt := r.IsEdns0(); opt != nil && int(opt.UDPSize()) > size {
+		size = int(opt.UDPSize())
+	}
+	resp.Truncate(size)
+}
+
+// answer works out the reply to r from berth's records, without touching
+// the network. nil means "say nothing" (a response, not a query); forward
+// means r is for the upstreams (only asked when the network is not
+// internal).
+func (s *Server) answer(netName string, from netip.Addr, internal bool, r *dns.Msg) (resp *dns.Msg, forward bool) {
 	if r.Response {
-		return nil
+		return nil, false
 	}
 	m := new(dns.Msg)
 	m.SetReply(r)
 	m.RecursionAvailable = !internal
 	if r.Opcode != dns.OpcodeQuery || len(r.Question) != 1 {
 		m.SetRcode(r, dns.RcodeNotImplemented)
-		return m
+		return m, false
 	}
 	q := r.Question[0]
 	name := strings.ToLower(strings.TrimSuffix(q.Name, "."))
@@ -92,13 +104,13 @@ func (s *Server) answer(netName string, from netip.Addr, internal bool, r *dns.M
 						m.Answer = append(m.Answer, &dns.PTR{Hdr: hdr(q.Name, dns.TypePTR), Ptr: dns.Fqdn(n)})
 					}
 				}
-				return withEDNS(m, r)
+				return withEDNS(m, r), false
 			}
 			if s.rec.Owns(ip) {
-				return nxdomain(m, r)
+				return nxdomain(m, r), false
 			}
 		}
-		return s.forwardOrRefuse(m, r, internal, tcp)
+		return s.upstreamOrRefuse(m, r, internal)
 	}
 	local, inDomain := strings.CutSuffix(name, "."+network.Domain)
 	addrs := s.rec.LookupName(netName, from, local)
@@ -112,27 +124,35 @@ func (s *Server) answer(netName string, from netip.Addr, internal bool, r *dns.M
 				m.Answer = append(m.Answer, &dns.A{Hdr: hdr(q.Name, dns.TypeA), A: ip.AsSlice()})
 			}
 		}
-		return withEDNS(m, r) // other types: the name exists, with no data
+		return withEDNS(m, r), false // other types: the name exists, with no data
 	}
 	// Unknown names in berth's domain, and unknown single labels, end
 	// here: forwarding them would only leak container names upstream.
 	if inDomain || name == network.Domain || !strings.Contains(name, ".") {
-		return nxdomain(m, r)
+		return nxdomain(m, r), false
 	}
-	return s.forwardOrRefuse(m, r, internal, tcp)
+	return s.upstreamOrRefuse(m, r, internal)
 }
 
-func (s *Server) forwardOrRefuse(m, r *dns.Msg, internal, tcp bool) *dns.Msg {
+// upstreamOrRefuse is answer's way out for names berth does not own:
+// refused on an internal network, forwarded on the others.
+func (s *Server) upstreamOrRefuse(m, r *dns.Msg, internal bool) (*dns.Msg, bool) {
 	if internal {
 		m.SetRcode(r, dns.RcodeRefused)
-		return withEDNS(m, r)
+		return withEDNS(m, r), false
 	}
-	resp := s.forward(r, tcp)
-	if resp == nil {
-		m.SetRcode(r, dns.RcodeServerFailure)
-		return withEDNS(m, r)
+	return nil, true
+}
+
+// forwardOrFail asks the upstreams; SERVFAIL when none answers.
+func (s *Server) forwardOrFail(r *dns.Msg, tcp bool) *dns.Msg {
+	if resp := s.forward(r, tcp); resp != nil {
+		return resp
 	}
-	return resp
+	m := new(dns.Msg)
+	m.SetRcode(r, dns.RcodeServerFailure)
+	m.RecursionAvailable = true
+	return withEDNS(m, r)
 }
 
 // forward asks the upstreams in turn, over the transport the query came

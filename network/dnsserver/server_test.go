@@ -88,13 +88,21 @@ func loopbackListen(t *testing.T) func(string, string) (net.PacketConn, net.List
 	}
 }
 
-// serveHandler serves h on a loopback port, UDP and TCP.
-func serveHandler(t *testing.T, h dns.Handler) string {
+// serveOn serves s for netName on a loopback port, UDP and TCP, the way
+// Serve does on a gateway.
+func serveOn(t *testing.T, s *Server, netName string, internal bool) string {
 	pc, l := loopbackListen(t)("udp4", "127.0.0.1:0")
-	for _, s := range []*dns.Server{{PacketConn: pc, Handler: h}, {Listener: l, Handler: h}} {
-		go func() { _ = s.ActivateAndServe() }()
-		t.Cleanup(func() { _ = s.Shutdown() })
-	}
+	udp := make(chan error, 1)
+	go func() { udp <- s.ServeUDP(pc.(*net.UDPConn), netName, internal) }()
+	tcp := &dns.Server{Listener: l, Handler: s.Handler(netName, internal)}
+	go func() { _ = tcp.ActivateAndServe() }()
+	t.Cleanup(func() {
+		pc.Close()
+		if err := <-udp; err != nil {
+			t.Errorf("ServeUDP ended with %v after its socket closed, want nil", err)
+		}
+		_ = tcp.Shutdown()
+	})
 	return pc.LocalAddr().String()
 }
 
@@ -136,8 +144,8 @@ func TestDNSServer_Answers(t *testing.T) {
 	rec["app"]["crowd"] = many
 	upstream := startUpstream(t, loopbackListen(t))
 	s := New(rec, []string{upstream})
-	srv := serveHandler(t, s.Handler("app", false))
-	internal := serveHandler(t, s.Handler("app", true))
+	srv := serveOn(t, s, "app", false)
+	internal := serveOn(t, s, "app", true)
 
 	t.Run("name", func(t *testing.T) {
 		r := query(t, srv, "udp", "web", dns.TypeA)
