@@ -144,7 +144,8 @@ type sock struct {
 func (l *loader) send(i int64) {
 	s := l.socks[i%int64(len(l.socks))]
 	q := l.queries[i%int64(len(l.queries))]
-	b := append([]byte(nil), q...)
+	// One sender: the query's bytes are patched in place, no copy.
+	b := q
 	s.mu.Lock()
 	s.next++
 	id := s.next
@@ -170,15 +171,19 @@ func (l *loader) read(s *sock) {
 			continue
 		}
 		now := time.Now()
-		var m dns.Msg
-		if n < 12 || m.Unpack(buf[:n]) != nil {
+		if n < 12 {
 			continue
 		}
+		// The header is all it needs: parsing the whole answer would
+		// make the tool's own allocations and GC part of the latency.
+		id := binary.BigEndian.Uint16(buf)
+		rcode := buf[3] & 0xF
+		answers := binary.BigEndian.Uint16(buf[6:])
 		s.mu.Lock()
-		at := s.at[m.Id]
-		s.at[m.Id] = time.Time{}
+		at := s.at[id]
+		s.at[id] = time.Time{}
 		if !at.IsZero() {
-			if m.Rcode == dns.RcodeSuccess && len(m.Answer) > 0 {
+			if rcode == dns.RcodeSuccess && answers > 0 {
 				s.lat = append(s.lat, now.Sub(at))
 			} else {
 				l.errors.Add(1)
@@ -198,7 +203,11 @@ func (l *loader) release() {
 	}
 }
 
-// openLoop sends at rate for d, each query at its scheduled time.
+// openLoop sends at rate for d, each query at its scheduled time. Go's
+// timers wake no sooner than about a millisecond, so 10k/s goes out as
+// about ten queries each millisecond, as from a busy client. (Spacing
+// them evenly with nanosleep was tried: p50 fell, p99 rose, with twice
+// the wake-ups on both sides on two CPUs.)
 func (l *loader) openLoop(rate int, d time.Duration) {
 	interval := time.Second / time.Duration(rate)
 	start := time.Now()
