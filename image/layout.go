@@ -180,18 +180,28 @@ func (s *Store) collect(idx *v1.IndexManifest, h v1.Hash, trash *[]*os.File) err
 		return nil
 	}
 	seen := map[v1.Hash]bool{}
+	// The build cache's images hold their blobs and layers as named
+	// ones do (build_store.go).
+	cached, err := s.cacheManifests()
+	if err != nil {
+		return err
+	}
+	users := cached
 	for _, d := range idx.Manifests {
-		if seen[d.Digest] {
+		users = append(users, d.Digest)
+	}
+	for _, u := range users {
+		if seen[u] {
 			continue
 		}
-		seen[d.Digest] = true
-		err := refs(d.Digest, func(b v1.Hash) { usedBlobs[b] = true }, func(l v1.Hash) { usedLayers[l] = true })
+		seen[u] = true
+		err := refs(u, func(b v1.Hash) { usedBlobs[b] = true }, func(l v1.Hash) { usedLayers[l] = true })
 		if err != nil {
 			return err
 		}
 	}
 	var blobs, layers []v1.Hash
-	err := refs(h, func(b v1.Hash) {
+	err = refs(h, func(b v1.Hash) {
 		if !usedBlobs[b] {
 			blobs = append(blobs, b)
 		}
