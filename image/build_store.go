@@ -354,7 +354,9 @@ func (s *Store) cacheManifests() ([]v1.Hash, error) {
 // PruneBuildCache drops every build cache entry, then deletes the blobs
 // and layers no image in the index uses: those of the cache's images,
 // and layers a build stored but never made an image of. It returns the
-// bytes freed.
+// unpacked bytes of the layers it freed. A build running at the same
+// time may lose a layer it stored and not yet named; its WriteImage then
+// fails, saying so.
 func (s *Store) PruneBuildCache() (reclaimed int64, err error) {
 	unlock, err := s.lock()
 	if err != nil {
@@ -372,21 +374,20 @@ func (s *Store) PruneBuildCache() (reclaimed int64, err error) {
 	return reclaimed, err
 }
 
-// pruneUnused does PruneBuildCache's work. Preconditions: s.lock held.
-func (s *Store) pruneUnused(trash *[]*os.File) (int64, error) {
-	if err := os.Remove(s.cachePath()); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return 0, err
-	}
+// unused lists the blobs (hex) and layers (chain ID hex) that no image
+// in the index uses: what the build cache alone holds, and what nothing
+// holds. Preconditions: none; a caller that deletes holds s.lock.
+func (s *Store) unused() (blobs, layers []string, err error) {
 	idx, err := s.readIndex()
 	if err != nil {
-		return 0, err
+		return nil, nil, err
 	}
 	usedBlobs := map[string]bool{}
 	usedLayers := map[string]bool{}
 	for _, d := range idx.Manifests {
 		m, err := s.manifest(d.Digest)
 		if err != nil {
-			return 0, err
+			return nil, nil, err
 		}
 		usedBlobs[d.Digest.Hex] = true
 		usedBlobs[m.Config.Digest.Hex] = true
@@ -395,37 +396,69 @@ func (s *Store) pruneUnused(trash *[]*os.File) (int64, error) {
 		}
 		cfg, err := s.configOf(m)
 		if err != nil {
-			return 0, err
+			return nil, nil, err
 		}
 		for _, c := range ChainIDs(cfg.RootFS.DiffIDs) {
 			usedLayers[c.Hex] = true
 		}
 	}
-	var freed int64
-	blobs, err := os.ReadDir(s.blobDir())
+	des, err := os.ReadDir(s.blobDir())
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, e := range des {
+		if !strings.HasPrefix(e.Name(), tempPrefix) && !usedBlobs[e.Name()] {
+			blobs = append(blobs, e.Name())
+		}
+	}
+	des, err = os.ReadDir(s.layerDir())
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, e := range des {
+		if name := e.Name(); e.IsDir() && isHex(name) && !usedLayers[name] {
+			layers = append(layers, name)
+		}
+	}
+	return blobs, layers, nil
+}
+
+// BuildCacheUsage returns the number of build cache entries and the
+// unpacked bytes of the layers no image uses, which PruneBuildCache
+// frees: `system df`'s Build Cache line.
+func (s *Store) BuildCacheUsage() (entries int, size int64, err error) {
+	c, err := s.readCache()
+	if err != nil {
+		return 0, 0, err
+	}
+	_, layers, err := s.unused()
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, l := range layers {
+		if info, err := s.layerInfo(v1.Hash{Algorithm: "sha256", Hex: l}); err == nil {
+			size += info.Size
+		}
+	}
+	return len(c.Entries), size, nil
+}
+
+// pruneUnused does PruneBuildCache's work. Preconditions: s.lock held.
+func (s *Store) pruneUnused(trash *[]*os.File) (int64, error) {
+	if err := os.Remove(s.cachePath()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return 0, err
+	}
+	blobs, layers, err := s.unused()
 	if err != nil {
 		return 0, err
 	}
-	for _, e := range blobs {
-		if strings.HasPrefix(e.Name(), tempPrefix) || usedBlobs[e.Name()] {
-			continue
-		}
-		if fi, err := e.Info(); err == nil {
-			freed += fi.Size()
-		}
-		if err := os.Remove(filepath.Join(s.blobDir(), e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	var freed int64
+	for _, b := range blobs {
+		if err := os.Remove(filepath.Join(s.blobDir(), b)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return freed, err
 		}
 	}
-	layers, err := os.ReadDir(s.layerDir())
-	if err != nil {
-		return freed, err
-	}
-	for _, e := range layers {
-		name := e.Name()
-		if !e.IsDir() || strings.HasPrefix(name, tempPrefix) || usedLayers[name] || !isHex(name) {
-			continue
-		}
+	for _, name := range layers {
 		if info, err := s.layerInfo(v1.Hash{Algorithm: "sha256", Hex: name}); err == nil {
 			freed += info.Size
 		}

@@ -153,6 +153,11 @@ func runSystemDf(g *globalOptions, w io.Writer, format string) error {
 		return err
 	}
 	rows = append(rows, vrow)
+	entries, cacheSize, err := s.BuildCacheUsage()
+	if err != nil {
+		return err
+	}
+	rows = append(rows, dfRow{"Build Cache", fmt.Sprint(entries), "0", humanSize(cacheSize), humanSize(cacheSize)})
 	if format == "json" {
 		return writeJSONLines(w, rows)
 	}

@@ -307,10 +307,17 @@ func TestCLI_VolumeCommands(t *testing.T) {
 		t.Errorf("system df:\n%s", df)
 	}
 	var dfRow map[string]string
-	dfJSON := strings.Split(strings.TrimSpace(c.must("system", "df", "--format", "json")), "\n")
-	if err := json.Unmarshal([]byte(dfJSON[len(dfJSON)-1]), &dfRow); err != nil || dfRow["Type"] != "Local Volumes" ||
-		dfRow["TotalCount"] != "3" || dfRow["Active"] != "1" || dfRow["Reclaimable"] != "24B" {
-		t.Errorf("system df --format json: %v (%v)", dfRow, err)
+	for _, line := range strings.Split(strings.TrimSpace(c.must("system", "df", "--format", "json")), "\n") {
+		var row map[string]string
+		if err := json.Unmarshal([]byte(line), &row); err != nil {
+			t.Fatalf("system df --format json: %q: %v", line, err)
+		}
+		if row["Type"] == "Local Volumes" {
+			dfRow = row
+		}
+	}
+	if dfRow["TotalCount"] != "3" || dfRow["Active"] != "1" || dfRow["Reclaimable"] != "24B" {
+		t.Errorf("system df --format json, Local Volumes: %v", dfRow)
 	}
 
 	// prune asks first; without -a it takes only the anonymous volume.
