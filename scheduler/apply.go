@@ -1,0 +1,228 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/berthproject/berth/spec"
+)
+
+// maxParallel bounds the steps that run at once: creating a container is
+// mostly waiting on the kernel (namespaces, veth pairs, mounts), and more
+// than a few at once only queue there.
+const maxParallel = 8
+
+// waitPoll is how often a wait step looks at its service again.
+const waitPoll = 100 * time.Millisecond
+
+// apply carries p out: each step once the steps it comes after are done,
+// up to maxParallel at once. The first failure cancels the steps not yet
+// begun and is returned; the next pass plans what is left.
+func (s *Scheduler) apply(ctx context.Context, st *spec.Stack, have Observed, p Plan) error {
+	g, ctx := errgroup.WithContext(ctx)
+	done := make([]chan struct{}, len(p.Steps))
+	for i := range done {
+		done[i] = make(chan struct{})
+	}
+	var mu sync.Mutex
+	ids := make([]string, len(p.Steps)) // the container each create made
+	sem := make(chan struct{}, maxParallel)
+	for i, step := range p.Steps {
+		g.Go(func() error {
+			for _, a := range step.After {
+				select {
+				case <-done[a]:
+				case <-ctx.Done():
+					return nil // an earlier step failed: that error is returned
+				}
+			}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return nil
+			}
+			defer func() { <-sem }()
+			if step.ID == "" && step.Op == OpStart {
+				// A new replica: the create this start comes after made it.
+				mu.Lock()
+				for _, a := range step.After {
+					if ids[a] != "" {
+						step.ID = ids[a]
+					}
+				}
+				mu.Unlock()
+			}
+			id, err := s.do(ctx, st, have, step)
+			if err != nil {
+				s.event(step, "Error", err)
+				return fmt.Errorf("%s %s: %w", step.Op, strings.TrimPrefix(step.Target, "container:"), err)
+			}
+			mu.Lock()
+			ids[i] = id
+			mu.Unlock()
+			close(done[i])
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// do carries out one step; for a create it returns the new container's id.
+func (s *Scheduler) do(ctx context.Context, st *spec.Stack, have Observed, step Step) (string, error) {
+	svc := st.Services[step.Service]
+	switch step.Op {
+	case OpCreateNetwork:
+		s.event(step, "Creating", nil)
+		if err := s.host.CreateNetwork(ctx, st.Networks[step.Network]); err != nil {
+			return "", err
+		}
+		s.event(step, "Created", nil)
+	case OpPull:
+		s.event(step, "Pulling", nil)
+		if err := s.host.Pull(ctx, svc.Image); err != nil {
+			return "", err
+		}
+		s.event(step, "Pulled", nil)
+	case OpBuild:
+		s.event(step, "Building", nil)
+		if err := s.host.Build(ctx, st, svc, ImageName(st, svc)); err != nil {
+			return "", err
+		}
+		s.event(step, "Built", nil)
+	case OpCreate:
+		imageID, err := s.host.ImageID(ctx, ImageName(st, svc))
+		if err != nil {
+			return "", err
+		}
+		c, err := containerSpec(st, svc, step.Number, imageID)
+		if err != nil {
+			return "", err
+		}
+		s.event(step, "Creating", nil)
+		id, err := s.host.Create(ctx, c)
+		if err != nil {
+			return "", err
+		}
+		s.event(step, "Created", nil)
+		return id, nil
+	case OpStart:
+		s.event(step, "Starting", nil)
+		if err := s.host.Start(ctx, step.ID); err != nil {
+			return "", err
+		}
+		s.event(step, "Started", nil)
+	case OpStop:
+		s.event(step, "Stopping", nil)
+		grace := spec.DefaultStopGracePeriod
+		if svc != nil {
+			grace = svc.StopGracePeriod
+		}
+		if err := s.host.Stop(ctx, step.ID, grace); err != nil {
+			return "", err
+		}
+		s.event(step, "Stopped", nil)
+	case OpRemove:
+		s.event(step, "Removing", nil)
+		// A replaced or scaled-down replica's anonymous volumes go with
+		// it. (Compose hands them to the replica that replaces it; berth
+		// does not yet.)
+		if err := s.host.Remove(ctx, step.ID, true); err != nil {
+			return "", err
+		}
+		s.event(step, "Removed", nil)
+	case OpWait:
+		s.event(step, "Waiting", nil)
+		if err := s.wait(ctx, st, step); err != nil {
+			return "", err
+		}
+		s.event(step, condWord(step.Condition), nil)
+	default:
+		return "", fmt.Errorf("unknown step %q", step.Op)
+	}
+	return "", nil
+}
+
+func condWord(c string) string {
+	if c == spec.ConditionCompleted {
+		return "Exited"
+	}
+	return "Healthy"
+}
+
+// wait waits until every replica of the step's service meets its
+// condition: healthy, or exited with code 0.
+func (s *Scheduler) wait(ctx context.Context, st *spec.Stack, step Step) error {
+	svc := st.Services[step.Service]
+	if step.Condition == spec.ConditionHealthy && (svc.Healthcheck == nil || svc.Healthcheck.Disable) {
+		return fmt.Errorf("service %q has no healthcheck, so depends_on condition %s can never be met; give it a healthcheck or use condition %s", svc.Name, spec.ConditionHealthy, spec.ConditionStarted)
+	}
+	for {
+		rs, err := s.host.Replicas(ctx, st.Name)
+		if err != nil {
+			return err
+		}
+		met, err := s.conditionMet(ctx, rs, step)
+		if err != nil || met {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(waitPoll):
+		}
+	}
+}
+
+func (s *Scheduler) conditionMet(ctx context.Context, rs []Replica, step Step) (bool, error) {
+	seen := false
+	for _, r := range rs {
+		if r.Service != step.Service || r.Oneoff {
+			continue
+		}
+		seen = true
+		switch step.Condition {
+		case spec.ConditionCompleted:
+			exited, code, err := s.host.Exited(ctx, r.ID)
+			if err != nil {
+				return false, err
+			}
+			if exited && code != 0 {
+				return false, &DependencyFailedError{Service: step.Service, Container: r.Name, ExitCode: code}
+			}
+			if !exited {
+				return false, nil
+			}
+		default:
+			if r.State == StateExited {
+				return false, &DependencyFailedError{Service: step.Service, Container: r.Name, ExitCode: r.ExitCode}
+			}
+			ok, err := s.host.Healthy(ctx, r.ID)
+			if err != nil || !ok {
+				return false, err
+			}
+		}
+	}
+	return seen, nil
+}
+
+// DependencyFailedError is a depends_on condition that cannot be met any
+// more: the dependency exited (with a failure, for
+// service_completed_successfully).
+type DependencyFailedError struct {
+	Service   string
+	Container string
+	ExitCode  int
+}
+
+func (e *DependencyFailedError) Error() string {
+	return fmt.Sprintf("dependency %q failed: container %s exited with code %d", e.Service, e.Container, e.ExitCode)
+}
+
+// ErrNotImplemented is returned for what the host cannot do yet.
+var ErrNotImplemented = errors.New("not implemented yet")

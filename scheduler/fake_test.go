@@ -1,0 +1,223 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/berthproject/berth/spec"
+)
+
+// fakeHost is a Host in memory, recording what it was asked to do.
+type fakeHost struct {
+	mu       sync.Mutex
+	next     int
+	ctrs     map[string]*fakeCtr
+	networks map[string]bool
+	images   map[string]string
+	volumes  map[string]bool
+	calls    []string
+	// failCreateAfter, when > 0, makes every create after that many fail,
+	// as an engine killed half-way through an up.
+	failCreateAfter int
+	creates         int
+}
+
+type fakeCtr struct {
+	Replica
+	spec ContainerSpec
+}
+
+func newFakeHost() *fakeHost {
+	return &fakeHost{ctrs: map[string]*fakeCtr{}, networks: map[string]bool{}, images: map[string]string{}, volumes: map[string]bool{}}
+}
+
+func (h *fakeHost) call(format string, args ...any) {
+	h.calls = append(h.calls, fmt.Sprintf(format, args...))
+}
+
+func (h *fakeHost) Replicas(_ context.Context, stack string) ([]Replica, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []Replica
+	for _, c := range h.ctrs {
+		if c.spec.Labels[LabelProject] == stack {
+			out = append(out, c.Replica)
+		}
+	}
+	slices.SortFunc(out, func(a, b Replica) int { return compareStrings(a.ID, b.ID) })
+	return out, nil
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (h *fakeHost) Networks(_ context.Context, names []string) (map[string]bool, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := map[string]bool{}
+	for _, n := range names {
+		if h.networks[n] {
+			out[n] = true
+		}
+	}
+	return out, nil
+}
+
+func (h *fakeHost) ImageID(_ context.Context, ref string) (string, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.images[ref], nil
+}
+
+func (h *fakeHost) CreateNetwork(_ context.Context, nw *spec.Network) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.call("create-network %s", nw.Name)
+	h.networks[nw.Name] = true
+	return nil
+}
+
+func (h *fakeHost) RemoveNetwork(_ context.Context, name string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.call("remove-network %s", name)
+	delete(h.networks, name)
+	return nil
+}
+
+func (h *fakeHost) Pull(_ context.Context, ref string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.call("pull %s", ref)
+	h.images[ref] = "sha256:" + ref
+	return nil
+}
+
+func (h *fakeHost) Build(_ context.Context, _ *spec.Stack, _ *spec.Service, tag string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.call("build %s", tag)
+	h.images[tag] = "sha256:built-" + tag
+	return nil
+}
+
+func (h *fakeHost) Create(_ context.Context, c ContainerSpec) (string, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.creates++
+	if h.failCreateAfter > 0 && h.creates > h.failCreateAfter {
+		return "", errors.New("engine killed")
+	}
+	for _, o := range h.ctrs {
+		if o.Name == c.Name {
+			return "", fmt.Errorf("name %s is in use", c.Name)
+		}
+	}
+	h.next++
+	id := "c" + strconv.Itoa(h.next)
+	n, _ := strconv.Atoi(c.Labels[LabelNumber])
+	h.ctrs[id] = &fakeCtr{spec: c, Replica: Replica{
+		ID: id, Name: c.Name, Service: c.Labels[LabelService], Number: n,
+		Hash: c.Labels[LabelConfigHash], ImageID: c.Labels[LabelImage], State: StateCreated,
+	}}
+	h.call("create %s", c.Name)
+	return id, nil
+}
+
+func (h *fakeHost) ctr(id string) (*fakeCtr, error) {
+	c, ok := h.ctrs[id]
+	if !ok {
+		return nil, fmt.Errorf("no container %s", id)
+	}
+	return c, nil
+}
+
+func (h *fakeHost) Start(_ context.Context, id string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c, err := h.ctr(id)
+	if err != nil {
+		return err
+	}
+	c.State = StateRunning
+	h.call("start %s", c.Name)
+	return nil
+}
+
+func (h *fakeHost) Stop(_ context.Context, id string, grace time.Duration) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c, err := h.ctr(id)
+	if err != nil {
+		return err
+	}
+	c.State, c.ExitCode = StateExited, 137
+	h.call("stop %s %s", c.Name, grace)
+	return nil
+}
+
+func (h *fakeHost) Remove(_ context.Context, id string, volumes bool) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c, err := h.ctr(id)
+	if err != nil {
+		return err
+	}
+	if c.State == StateRunning {
+		return fmt.Errorf("%s is running", c.Name)
+	}
+	delete(h.ctrs, id)
+	h.call("remove %s", c.Name)
+	return nil
+}
+
+func (h *fakeHost) Healthy(_ context.Context, id string) (bool, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c, err := h.ctr(id)
+	if err != nil {
+		return false, err
+	}
+	return c.State == StateRunning, nil
+}
+
+func (h *fakeHost) Exited(_ context.Context, id string) (bool, int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c, err := h.ctr(id)
+	if err != nil {
+		return false, 0, err
+	}
+	return c.State == StateExited, c.ExitCode, nil
+}
+
+func (h *fakeHost) RemoveVolume(_ context.Context, name string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.call("remove-volume %s", name)
+	delete(h.volumes, name)
+	return nil
+}
+
+// takeCalls returns the calls so far, sorted (parallel steps come in any
+// order), and forgets them.
+func (h *fakeHost) takeCalls() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c := h.calls
+	h.calls = nil
+	slices.Sort(c)
+	return c
+}

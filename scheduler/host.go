@@ -1,0 +1,41 @@
+package scheduler
+
+import (
+	"context"
+	"time"
+
+	"github.com/berthproject/berth/spec"
+)
+
+// Host is everything the scheduler does to the machine. cmd/berth
+// implements it with the runtime, network, volume and image packages;
+// tests use a fake.
+type Host interface {
+	// Replicas lists the containers labelled as the stack's.
+	Replicas(ctx context.Context, stack string) ([]Replica, error)
+	// Networks reports which of names exist on the host.
+	Networks(ctx context.Context, names []string) (map[string]bool, error)
+	// ImageID returns the id of the image ref in the store; "" when the
+	// store does not have it.
+	ImageID(ctx context.Context, ref string) (string, error)
+
+	CreateNetwork(ctx context.Context, nw *spec.Network) error
+	RemoveNetwork(ctx context.Context, name string) error
+	Pull(ctx context.Context, ref string) error
+	Build(ctx context.Context, st *spec.Stack, svc *spec.Service, tag string) error
+
+	// Create creates (without starting) a container as c says, its
+	// networks attached and its volumes made, and returns its id.
+	Create(ctx context.Context, c ContainerSpec) (string, error)
+	Start(ctx context.Context, id string) error
+	// Stop sends the container's stop signal and, after grace, SIGKILL.
+	Stop(ctx context.Context, id string, grace time.Duration) error
+	// Remove removes a container that is not running, with its network,
+	// and with volumes its anonymous volumes.
+	Remove(ctx context.Context, id string, volumes bool) error
+	// Healthy reports whether a running container's health check passes
+	// (true for a running container without one); Exited, whether it
+	// ended and with which code.
+	Healthy(ctx context.Context, id string) (bool, error)
+	Exited(ctx context.Context, id string) (exited bool, code int, err error)
+}

@@ -1,0 +1,403 @@
+package scheduler
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/berthproject/berth/spec"
+)
+
+// Op is what a step does.
+type Op string
+
+const (
+	OpCreateNetwork Op = "create-network"
+	OpPull          Op = "pull"
+	OpBuild         Op = "build"
+	OpCreate        Op = "create"
+	OpStart         Op = "start"
+	OpStop          Op = "stop"
+	OpRemove        Op = "remove"
+	// OpWait waits for a service's replicas to meet a depends_on
+	// condition (Step.Condition) before its dependents are created.
+	OpWait Op = "wait"
+)
+
+// Step is one thing a pass does to the host.
+type Step struct {
+	Op Op
+	// Target names the object: "container:web-1", "network:app_default",
+	// "image:nginx:1.27", "service:db".
+	Target string
+	// Reason is printed to the user: "missing", "config changed", ...
+	Reason string
+	// After are indexes of earlier steps that must be done first.
+	After []int
+
+	Service   string // the service the step is for, if any
+	Number    int    // replica number, for create
+	ID        string // the existing container, for start, stop, remove
+	Network   string // the stack's network key, for create-network
+	Condition string // for wait: a spec.Condition*
+}
+
+// Plan is the steps of one pass, in an order that honours every After.
+type Plan struct {
+	Stack string
+	Steps []Step
+	// Warnings are things the user should hear that need no step, such
+	// as orphans kept without --remove-orphans.
+	Warnings []string
+}
+
+// String prints the plan one step per line, as `up --dry-run` shows it
+// and the golden tests compare it.
+func (p Plan) String() string {
+	var b strings.Builder
+	for i, s := range p.Steps {
+		fmt.Fprintf(&b, "#%d %-14s %s  %s", i, s.Op, s.Target, s.Reason)
+		if len(s.After) > 0 {
+			var after []string
+			for _, a := range s.After {
+				after = append(after, "#"+strconv.Itoa(a))
+			}
+			fmt.Fprintf(&b, " after %s", strings.Join(after, ","))
+		}
+		b.WriteByte('\n')
+	}
+	for _, w := range p.Warnings {
+		fmt.Fprintf(&b, "warning: %s\n", w)
+	}
+	return b.String()
+}
+
+// PlanOptions are `up`'s flags that change the plan.
+type PlanOptions struct {
+	// Services limits the pass to these services and what they depend
+	// on; empty means all.
+	Services []string
+	// Scale overrides replicas by service.
+	Scale          map[string]int
+	ForceRecreate  bool
+	NoRecreate     bool
+	NoStart        bool
+	RemoveOrphans  bool
+	Build          bool // build every service that has a build section
+}
+
+// planner accumulates steps.
+type planner struct {
+	st   *spec.Stack
+	have Observed
+	o    PlanOptions
+	plan Plan
+	// ready are, by service, the steps after which the service's
+	// replicas are up as its dependents need them to be.
+	ready map[string][]int
+}
+
+func (p *planner) add(s Step) int {
+	p.plan.Steps = append(p.plan.Steps, s)
+	return len(p.plan.Steps) - 1
+}
+
+// planFor decides what makes the host match st, given what is there. It
+// is pure: no I/O, no clock, no randomness; maps are walked in sorted
+// order, services in dependency order.
+func planFor(st *spec.Stack, have Observed, o PlanOptions) Plan {
+	p := &planner{st: st, have: have, o: o, plan: Plan{Stack: st.Name}, ready: map[string][]int{}}
+	selected := p.selected()
+	networks := p.networks(selected)
+	images := p.images(selected)
+	byService := map[string][]Replica{}
+	var orphans []Replica
+	for _, r := range have.Replicas {
+		if r.Oneoff {
+			continue
+		}
+		if _, ok := st.Services[r.Service]; !ok {
+			orphans = append(orphans, r)
+			continue
+		}
+		byService[r.Service] = append(byService[r.Service], r)
+	}
+	for _, name := range st.StartOrder() {
+		if !selected[name] {
+			continue
+		}
+		svc := st.Services[name]
+		// What a replica of svc waits for, worked out (and wait steps
+		// added) only when svc has something to create or start: a stack
+		// that is up plans no waits.
+		var deps []int
+		depsDone := false
+		after := func() []int {
+			if !depsDone {
+				depsDone = true
+				for _, n := range sortedNetworks(svc) {
+					if i, ok := networks[n]; ok {
+						deps = append(deps, i)
+					}
+				}
+				if i, ok := images[name]; ok {
+					deps = append(deps, i)
+				}
+				deps = append(deps, p.dependencies(svc)...)
+			}
+			return deps
+		}
+		p.service(svc, byService[name], after)
+	}
+	slices.SortFunc(orphans, func(a, b Replica) int { return strings.Compare(a.Name, b.Name) })
+	for _, r := range orphans {
+		if !o.RemoveOrphans {
+			p.plan.Warnings = append(p.plan.Warnings, fmt.Sprintf("container %s belongs to service %q, which the stack file no longer has; remove it with --remove-orphans", r.Name, r.Service))
+			continue
+		}
+		p.removeReplica(r, "not in the stack file", nil)
+	}
+	return p.plan
+}
+
+// selected is the services of the pass: those asked for and everything
+// they depend on.
+func (p *planner) selected() map[string]bool {
+	sel := map[string]bool{}
+	if len(p.o.Services) == 0 {
+		for n := range p.st.Services {
+			sel[n] = true
+		}
+		return sel
+	}
+	var visit func(string)
+	visit = func(n string) {
+		s, ok := p.st.Services[n]
+		if !ok || sel[n] {
+			return
+		}
+		sel[n] = true
+		for d := range s.DependsOn {
+			visit(d)
+		}
+	}
+	for _, n := range p.o.Services {
+		visit(n)
+	}
+	return sel
+}
+
+// networks plans the stack networks the selected services need and the
+// host lacks; it returns their steps by network key.
+func (p *planner) networks(selected map[string]bool) map[string]int {
+	need := map[string]bool{}
+	for n := range selected {
+		for key := range p.st.Services[n].Networks {
+			need[key] = true
+		}
+	}
+	steps := map[string]int{}
+	for _, key := range sortedKeys(need) {
+		nw, ok := p.st.Networks[key]
+		if !ok || nw.External || p.have.Networks[nw.Name] {
+			continue
+		}
+		steps[key] = p.add(Step{Op: OpCreateNetwork, Target: "network:" + nw.Name, Reason: "missing", Network: key})
+	}
+	return steps
+}
+
+// images plans a pull for each selected service whose image is missing,
+// and a build for those built from a Dockerfile whose image is missing
+// (or all of them with --build).
+func (p *planner) images(selected map[string]bool) map[string]int {
+	steps := map[string]int{}
+	pulled := map[string]int{} // one pull per image, shared by services
+	for _, n := range sortedKeys(selected) {
+		svc := p.st.Services[n]
+		_, have := p.have.Images[n]
+		switch {
+		case svc.Build != nil && (!have || p.o.Build):
+			reason := "missing"
+			if have {
+				reason = "--build"
+			}
+			steps[n] = p.add(Step{Op: OpBuild, Target: "image:" + ImageName(p.st, svc), Reason: reason, Service: n})
+		case svc.Build == nil && !have:
+			if i, ok := pulled[svc.Image]; ok {
+				steps[n] = i
+				continue
+			}
+			i := p.add(Step{Op: OpPull, Target: "image:" + svc.Image, Reason: "missing", Service: n})
+			steps[n], pulled[svc.Image] = i, i
+		}
+	}
+	return steps
+}
+
+// dependencies returns the steps svc's replicas must wait for: its
+// dependencies' ready steps, with a wait step for conditions beyond
+// "started".
+func (p *planner) dependencies(svc *spec.Service) []int {
+	var out []int
+	for _, d := range sortedKeys(svc.DependsOn) {
+		dep := svc.DependsOn[d]
+		if _, ok := p.st.Services[d]; !ok {
+			continue // not in the stack (required: false); spec checked the rest
+		}
+		ready := p.ready[d]
+		if dep.Condition == spec.ConditionHealthy || dep.Condition == spec.ConditionCompleted {
+			reason := "healthy"
+			if dep.Condition == spec.ConditionCompleted {
+				reason = "completed successfully"
+			}
+			i := p.add(Step{Op: OpWait, Target: "service:" + d, Reason: reason + ", for " + svc.Name, After: ready, Service: d, Condition: dep.Condition})
+			out = append(out, i)
+			continue
+		}
+		out = append(out, ready...)
+	}
+	return out
+}
+
+// service plans one service: replicas 1..N present, running and current;
+// the others gone, highest numbers first.
+func (p *planner) service(svc *spec.Service, have []Replica, deps func() []int) {
+	want := svc.Replicas
+	if n, ok := p.o.Scale[svc.Name]; ok {
+		want = n
+	}
+	if svc.ContainerName != "" && want > 1 {
+		want = 1 // spec refuses this; a --scale cannot make it possible
+	}
+	byNumber := map[int][]Replica{}
+	for _, r := range have {
+		byNumber[r.Number] = append(byNumber[r.Number], r)
+	}
+	hash := svc.ConfigHash()
+	imageID := p.have.Images[svc.Name]
+	var ready []int
+	for n := 1; n <= want; n++ {
+		rs := byNumber[n]
+		// Two containers with one number (a crash between create and the
+		// removal of the old one): keep the newest-looking, drop the rest.
+		for _, extra := range duplicates(rs) {
+			p.removeReplica(extra, "duplicate of replica "+strconv.Itoa(n), nil)
+		}
+		if len(rs) == 0 {
+			ready = append(ready, p.createReplica(svc, n, "missing", deps())...)
+			continue
+		}
+		r := rs[0]
+		stale := r.Hash != hash || (imageID != "" && r.ImageID != "" && r.ImageID != imageID)
+		if p.o.ForceRecreate || (stale && !p.o.NoRecreate) {
+			reason := "config changed"
+			switch {
+			case p.o.ForceRecreate:
+				reason = "--force-recreate"
+			case r.Hash == hash:
+				reason = "image changed"
+			}
+			gone := p.removeReplica(r, reason, deps())
+			ready = append(ready, p.createReplica(svc, n, reason, []int{gone})...)
+			continue
+		}
+		if r.State != StateRunning && !p.o.NoStart {
+			if r.State == StateExited && svc.Restart.Name == spec.RestartNo && r.ExitCode == 0 && hasCompletedDependents(p.st, svc.Name) {
+				continue // a one-shot job that did its work
+			}
+			i := p.add(Step{Op: OpStart, Target: "container:" + r.Name, Reason: "not running", After: deps(), Service: svc.Name, ID: r.ID})
+			ready = append(ready, i)
+		}
+	}
+	var extra []Replica
+	for n, rs := range byNumber {
+		if n > want || n < 1 {
+			extra = append(extra, rs...)
+		}
+	}
+	slices.SortFunc(extra, func(a, b Replica) int { return b.Number - a.Number })
+	for _, r := range extra {
+		p.removeReplica(r, "scaled down", nil)
+	}
+	p.ready[svc.Name] = ready
+}
+
+func (p *planner) createReplica(svc *spec.Service, n int, reason string, after []int) []int {
+	name := ReplicaName(p.st, svc, n)
+	c := p.add(Step{Op: OpCreate, Target: "container:" + name, Reason: reason, After: after, Service: svc.Name, Number: n})
+	if p.o.NoStart {
+		return []int{c}
+	}
+	s := p.add(Step{Op: OpStart, Target: "container:" + name, Reason: "created", After: []int{c}, Service: svc.Name, Number: n})
+	return []int{s}
+}
+
+// removeReplica plans stop (when running) and remove; it returns the
+// index of the remove step.
+func (p *planner) removeReplica(r Replica, reason string, after []int) int {
+	if r.State == StateRunning {
+		i := p.add(Step{Op: OpStop, Target: "container:" + r.Name, Reason: reason, After: after, Service: r.Service, ID: r.ID})
+		after = []int{i}
+	}
+	return p.add(Step{Op: OpRemove, Target: "container:" + r.Name, Reason: reason, After: after, Service: r.Service, ID: r.ID})
+}
+
+// duplicates returns all but the first of rs after sorting: running ones
+// first, then by name, so the choice is the same on every pass.
+func duplicates(rs []Replica) []Replica {
+	if len(rs) < 2 {
+		return nil
+	}
+	slices.SortFunc(rs, func(a, b Replica) int {
+		if (a.State == StateRunning) != (b.State == StateRunning) {
+			if a.State == StateRunning {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return rs[1:]
+}
+
+// hasCompletedDependents reports whether a service waits for name to
+// complete successfully: then name is a job, not something to keep up.
+func hasCompletedDependents(st *spec.Stack, name string) bool {
+	for _, s := range st.Services {
+		if d, ok := s.DependsOn[name]; ok && d.Condition == spec.ConditionCompleted {
+			return true
+		}
+	}
+	return false
+}
+
+// ReplicaName is the container name of replica n: container_name, or
+// Compose's "<stack>-<service>-<n>".
+func ReplicaName(st *spec.Stack, svc *spec.Service, n int) string {
+	if svc.ContainerName != "" {
+		return svc.ContainerName
+	}
+	return st.Name + "-" + svc.Name + "-" + strconv.Itoa(n)
+}
+
+// ImageName is the image a service runs: its image, or for a built one
+// without image: Compose's "<stack>-<service>".
+func ImageName(st *spec.Stack, svc *spec.Service) string {
+	if svc.Image != "" {
+		return svc.Image
+	}
+	return st.Name + "-" + svc.Name
+}
+
+func sortedNetworks(svc *spec.Service) []string { return sortedKeys(svc.Networks) }
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

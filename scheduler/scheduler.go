@@ -1,0 +1,188 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/berthproject/berth/spec"
+)
+
+// Event is progress a pass reports: "Container app-web-1 Started", as
+// Compose prints it.
+type Event struct {
+	Kind   string // "Container", "Network", "Image", "Service"
+	Name   string
+	Status string // "Creating", "Created", "Starting", ..., "Error"
+	Err    error
+}
+
+// Scheduler makes hosts match stacks.
+type Scheduler struct {
+	host     Host
+	progress func(Event)
+	// progressMu serialises progress calls: steps run in parallel, and
+	// the callback need not be safe for concurrent use.
+	progressMu sync.Mutex
+}
+
+// New returns a scheduler acting on host and reporting to progress (nil:
+// nowhere).
+func New(host Host, progress func(Event)) *Scheduler {
+	if progress == nil {
+		progress = func(Event) {}
+	}
+	return &Scheduler{host: host, progress: progress}
+}
+
+func (s *Scheduler) event(step Step, status string, err error) {
+	kind, name, _ := strings.Cut(step.Target, ":")
+	s.progressMu.Lock()
+	defer s.progressMu.Unlock()
+	s.progress(Event{Kind: strings.ToUpper(kind[:1]) + kind[1:], Name: name, Status: status, Err: err})
+}
+
+// Plan observes the host and returns what Up would do.
+func (s *Scheduler) Plan(ctx context.Context, st *spec.Stack, o PlanOptions) (Plan, error) {
+	have, err := s.observe(ctx, st)
+	if err != nil {
+		return Plan{}, err
+	}
+	return planFor(st, have, o), nil
+}
+
+// Up makes the host match st. Calling it again with nothing changed plans
+// no step, so it is safe to run on every start and after every failure.
+// It returns the plan it carried out (its warnings included).
+func (s *Scheduler) Up(ctx context.Context, st *spec.Stack, o PlanOptions) (Plan, error) {
+	have, err := s.observe(ctx, st)
+	if err != nil {
+		return Plan{}, err
+	}
+	p := planFor(st, have, o)
+	return p, s.apply(ctx, st, have, p)
+}
+
+// DownOptions are `down`'s flags.
+type DownOptions struct {
+	// Volumes removes the stack's named volumes and its containers'
+	// anonymous ones (-v).
+	Volumes bool
+	// Timeout, when set, replaces every service's stop grace period (-t).
+	Timeout *int
+	// RemoveOrphans also takes containers of services the file no
+	// longer has (they go anyway: down removes the whole stack's).
+	RemoveOrphans bool
+}
+
+// VolumeRemover is the part of a host that removes volumes, for down -v.
+type VolumeRemover interface {
+	RemoveVolume(ctx context.Context, name string) error
+}
+
+// Down stops and removes every container of st (dependents first), then
+// the stack's networks, and with Volumes its named volumes.
+func (s *Scheduler) Down(ctx context.Context, st *spec.Stack, o DownOptions) error {
+	rs, err := s.host.Replicas(ctx, st.Name)
+	if err != nil {
+		return fmt.Errorf("listing the containers of stack %q: %w", st.Name, err)
+	}
+	// Dependents first: the reverse of the start order, with services
+	// the file no longer has before all.
+	order := st.StartOrder()
+	slices.Reverse(order)
+	rank := map[string]int{}
+	for i, n := range order {
+		rank[n] = i + 1
+	}
+	byRank := map[int][]Replica{}
+	for _, r := range rs {
+		byRank[rank[r.Service]] = append(byRank[rank[r.Service]], r)
+	}
+	for i := 0; i <= len(order); i++ {
+		g, gctx := errgroup.WithContext(ctx)
+		for _, r := range byRank[i] {
+			g.Go(func() error { return s.takeDown(gctx, st, r, o) })
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+	}
+	var errs []error
+	for _, key := range sortedKeys(st.Networks) {
+		nw := st.Networks[key]
+		if nw.External {
+			continue
+		}
+		step := Step{Op: OpRemove, Target: "network:" + nw.Name}
+		exists, err := s.host.Networks(ctx, []string{nw.Name})
+		if err != nil {
+			return err
+		}
+		if !exists[nw.Name] {
+			continue
+		}
+		s.event(step, "Removing", nil)
+		if err := s.host.RemoveNetwork(ctx, nw.Name); err != nil {
+			s.event(step, "Error", err)
+			errs = append(errs, fmt.Errorf("removing network %s: %w", nw.Name, err))
+			continue
+		}
+		s.event(step, "Removed", nil)
+	}
+	if o.Volumes {
+		vr, ok := s.host.(VolumeRemover)
+		if !ok {
+			return errors.Join(append(errs, fmt.Errorf("removing volumes: %w", ErrNotImplemented))...)
+		}
+		for _, key := range sortedKeys(st.Volumes) {
+			v := st.Volumes[key]
+			if v.External {
+				continue
+			}
+			step := Step{Op: OpRemove, Target: "volume:" + v.Name}
+			s.event(step, "Removing", nil)
+			if err := vr.RemoveVolume(ctx, v.Name); err != nil {
+				s.event(step, "Error", err)
+				errs = append(errs, fmt.Errorf("removing volume %s: %w", v.Name, err))
+				continue
+			}
+			s.event(step, "Removed", nil)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Scheduler) takeDown(ctx context.Context, st *spec.Stack, r Replica, o DownOptions) error {
+	target := "container:" + r.Name
+	grace := spec.DefaultStopGracePeriod
+	if svc, ok := st.Services[r.Service]; ok {
+		grace = svc.StopGracePeriod
+	}
+	if o.Timeout != nil {
+		grace = time.Duration(*o.Timeout) * time.Second
+	}
+	if r.State == StateRunning {
+		step := Step{Op: OpStop, Target: target, ID: r.ID}
+		s.event(step, "Stopping", nil)
+		if err := s.host.Stop(ctx, r.ID, grace); err != nil {
+			s.event(step, "Error", err)
+			return fmt.Errorf("stopping %s: %w", r.Name, err)
+		}
+		s.event(step, "Stopped", nil)
+	}
+	step := Step{Op: OpRemove, Target: target, ID: r.ID}
+	s.event(step, "Removing", nil)
+	if err := s.host.Remove(ctx, r.ID, o.Volumes); err != nil {
+		s.event(step, "Error", err)
+		return fmt.Errorf("removing %s: %w", r.Name, err)
+	}
+	s.event(step, "Removed", nil)
+	return nil
+}
