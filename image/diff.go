@@ -32,9 +32,31 @@ import (
 // directory's own root is not an entry: it is the container's "/", which
 // a layer does not carry.
 func WriteDiff(w io.Writer, upper string) error {
+	return writeDiff(w, upper, nil)
+}
+
+// WriteContainerDiff is WriteDiff for a container's upper directory over
+// lowers (its image's layer directories, bottom first), leaving out the
+// mount points its runtime made: each of stubs (paths relative to the
+// root, as "proc" or "etc/hosts") that is an empty directory or empty
+// file in upper and in none of lowers, and then each directory above one
+// that holds nothing else and has the mode and owner it has in lowers (or
+// is in none of them: made to hold the stub). Docker keeps such stubs in
+// a layer of their own below the container's (its "init layer"), so that
+// they never reach a commit; berth's runtime makes them in upper instead.
+func WriteContainerDiff(w io.Writer, upper string, lowers, stubs []string) error {
+	skip, err := createdStubs(upper, lowers, stubs)
+	if err != nil {
+		return err
+	}
+	return writeDiff(w, upper, skip)
+}
+
+func writeDiff(w io.Writer, upper string, skip map[string]bool) error {
 	d := &differ{
 		tw:    tar.NewWriter(w),
 		upper: upper,
+		skip:  skip,
 		links: map[fileID]string{},
 		buf:   make([]byte, 256<<10),
 	}
@@ -54,6 +76,7 @@ type fileID struct{ dev, ino uint64 }
 type differ struct {
 	tw    *tar.Writer
 	upper string
+	skip  map[string]bool   // paths left out
 	links map[fileID]string // files with more than one name: the first name written
 	buf   []byte
 }
@@ -67,6 +90,9 @@ func (d *differ) dir(rel string) error {
 	}
 	for _, e := range entries {
 		child := path.Join(rel, e.Name())
+		if d.skip[child] {
+			continue
+		}
 		isDir, err := d.entry(child)
 		if err != nil {
 			return err

@@ -305,3 +305,55 @@ func TestWriteDiff_Metacopy(t *testing.T) {
 		t.Errorf("WriteDiff of a metacopy file: %v, want an error naming metacopy=off", err)
 	}
 }
+
+func TestWriteContainerDiff_LeavesOutMountStubs(t *testing.T) {
+	testutil.RequireRoot(t)
+	stubs := []string{"proc", "sys", "dev", "etc/hostname", "etc/hosts", "etc/resolv.conf"}
+	cases := []struct {
+		name  string
+		lower map[string]string
+		upper map[string]string // "dir/" is a directory
+		want  []string
+	}{
+		{"only stubs", nil, map[string]string{
+			"proc/": "", "sys/": "", "dev/": "", "etc/": "", "etc/hostname": "", "etc/hosts": "", "etc/resolv.conf": "",
+		}, nil},
+		{"a change beside them", nil, map[string]string{
+			"proc/": "", "etc/": "", "etc/hostname": "", "etc/motd": "hi\n",
+		}, []string{"etc/", "etc/motd"}},
+		{"the image's own empty file, and a filled stub", map[string]string{"etc/hosts": ""}, map[string]string{
+			"etc/": "", "etc/hosts": "", "dev/": "", "dev/null-ish": "x",
+		}, []string{"dev/", "dev/null-ish", "etc/", "etc/hosts"}},
+		{"new directories that are no stubs", nil, map[string]string{
+			"new/": "", "new/sub/": "",
+		}, []string{"new/", "new/sub/"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			lower, upper := t.TempDir(), t.TempDir()
+			writeFiles(t, lower, map[string]string{"etc/passwd": "root:x:0:0::/root:/bin/sh\n"})
+			writeFiles(t, lower, tc.lower)
+			for name, body := range tc.upper {
+				p := filepath.Join(upper, name)
+				if strings.HasSuffix(name, "/") {
+					if err := os.MkdirAll(p, 0o755); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
+				writeFiles(t, upper, map[string]string{name: body})
+			}
+			var layer bytes.Buffer
+			if err := WriteContainerDiff(&layer, upper, []string{lower}, stubs); err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, h := range readHeaders(t, layer.Bytes()) {
+				names = append(names, h.Name)
+			}
+			if !slices.Equal(names, tc.want) {
+				t.Errorf("entries %q, want %q", names, tc.want)
+			}
+		})
+	}
+}
