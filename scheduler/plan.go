@@ -79,12 +79,12 @@ type PlanOptions struct {
 	// on; empty means all.
 	Services []string
 	// Scale overrides replicas by service.
-	Scale          map[string]int
-	ForceRecreate  bool
-	NoRecreate     bool
-	NoStart        bool
-	RemoveOrphans  bool
-	Build          bool // build every service that has a build section
+	Scale         map[string]int
+	ForceRecreate bool
+	NoRecreate    bool
+	NoStart       bool
+	RemoveOrphans bool
+	Build         bool // build every service that has a build section
 }
 
 // planner accumulates steps.
