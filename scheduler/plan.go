@@ -307,6 +307,13 @@ func (p *planner) service(svc *spec.Service, have []Replica, deps func() []int) 
 			if r.State == StateExited && svc.Restart.Name == spec.RestartNo && r.ExitCode == 0 && hasCompletedDependents(p.st, svc.Name) {
 				continue // a one-shot job that did its work
 			}
+			if r.State == StateExited {
+				// berth's runtime starts a container once: an exited
+				// replica is replaced by a new one of the same name.
+				gone := p.removeReplica(r, "exited", deps())
+				ready = append(ready, p.createReplica(svc, n, "exited", []int{gone})...)
+				continue
+			}
 			i := p.add(Step{Op: OpStart, Target: "container:" + r.Name, Reason: "not running", After: deps(), Service: svc.Name, ID: r.ID})
 			ready = append(ready, i)
 		}

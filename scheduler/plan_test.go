@@ -149,7 +149,7 @@ func TestPlanFor(t *testing.T) {
 #1 remove         container:app-web-2  scaled down after #0
 `,
 	}, {
-		name: "stopped replica is started, after its dependency is healthy",
+		name: "an exited replica is replaced, after its dependency is healthy",
 		want: full,
 		have: func() Observed {
 			o := up(full)
@@ -158,7 +158,20 @@ func TestPlanFor(t *testing.T) {
 		}(),
 		plan: `
 #0 wait           service:db  healthy, for web
-#1 start          container:app-web-2  not running after #0
+#1 remove         container:app-web-2  exited after #0
+#2 create         container:app-web-2  exited after #1
+#3 start          container:app-web-2  created after #2
+`,
+	}, {
+		name: "a created replica is started",
+		want: stack(db),
+		have: func() Observed {
+			o := up(stack(db))
+			o.Replicas[0].State = StateCreated
+			return o
+		}(),
+		plan: `
+#0 start          container:app-db-1  not running
 `,
 	}, {
 		name: "orphans are reported, not removed",
