@@ -44,6 +44,12 @@ func newConfigCmd(g *globalOptions) *cobra.Command {
 	return forwardCmd("config [OPTIONS]", "Check the stack file and print it resolved, as docker compose config does")
 }
 
+func newBuildCmd(g *globalOptions) *cobra.Command {
+	// BuildKit's Dockerfile parser, HTTP for ADD of URLs and pulls of
+	// FROM images: berth-registry links them.
+	return forwardCmd("build [OPTIONS] CONTEXT", "Build an image from a Dockerfile")
+}
+
 // forwardCmd is a command that berth-registry carries out.
 func forwardCmd(use, short string) *cobra.Command {
 	return &cobra.Command{

@@ -66,7 +66,7 @@ func newRootCmd() *cobra.Command {
 		newLoadCmd(g), newSaveCmd(g),
 		newPullCmd(g), newPushCmd(g), newLoginCmd(g), newLogoutCmd(g), newSystemCmd(g), newBuilderCmd(g),
 		newVolumeCmd(g), newNetworkCmd(g), newPortCmd(g), newDNSCmd(g), newDetachCmd(g),
-		newConfigCmd(g),
+		newConfigCmd(g), newBuildCmd(g),
 	)
 	return root
 }
