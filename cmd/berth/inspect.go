@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -304,10 +305,31 @@ func printInspect[V any](w io.Writer, views []V, format string) error {
 		return &exitError{code: 2, err: fmt.Errorf("--format: %w", err)}
 	}
 	for _, v := range views {
-		if err := tmpl.Execute(w, v); err != nil {
-			return fmt.Errorf("--format: %w", err)
+		var buf bytes.Buffer
+		if err := tmpl.Execute(&buf, v); err != nil {
+			// As docker's CLI does, try again on the JSON as a map, so
+			// that the JSON's keys work too: {{.Id}} as well as {{.ID}}.
+			raw, merr := jsonMap(v)
+			buf.Reset()
+			if merr != nil || tmpl.Execute(&buf, raw) != nil {
+				return fmt.Errorf("--format: %w", err)
+			}
 		}
-		fmt.Fprintln(w)
+		buf.WriteByte('\n')
+		if _, err := w.Write(buf.Bytes()); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// jsonMap is v as its JSON decodes into maps.
+func jsonMap(v any) (any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var m any
+	err = json.Unmarshal(b, &m)
+	return m, err
 }

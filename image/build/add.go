@@ -100,10 +100,10 @@ func (b *builder) download(ctx context.Context, src, checksum string) (s source,
 	if err != nil {
 		return s, "", nil, err
 	}
-	cleanup = func() { os.RemoveAll(dir) }
+	remove := func() { os.RemoveAll(dir) }
 	defer func() {
 		if err != nil {
-			cleanup()
+			remove()
 		}
 	}()
 	u, err := url.Parse(src)
@@ -158,5 +158,5 @@ func (b *builder) download(ctx context.Context, src, checksum string) (s source,
 	if err != nil {
 		return s, "", nil, err
 	}
-	return source{rel: name, path: host, name: name, info: fi, downloaded: true}, sum, cleanup, nil
+	return source{rel: name, path: host, name: name, info: fi, downloaded: true}, sum, remove, nil
 }

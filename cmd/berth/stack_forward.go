@@ -1,0 +1,16 @@
+//go:build !registry
+
+package main
+
+import "github.com/spf13/cobra"
+
+// Stack commands load the stack file with compose-go (~30 ms of start-up):
+// berth-registry carries them out.
+
+func newUpCmd(g *globalOptions) *cobra.Command {
+	return forwardCmd("up [OPTIONS] [SERVICE...]", "Create and start the stack's containers (docker compose up)")
+}
+
+func newDownCmd(g *globalOptions) *cobra.Command {
+	return forwardCmd("down [OPTIONS]", "Stop and remove the stack's containers and networks (docker compose down)")
+}

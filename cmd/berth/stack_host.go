@@ -1,0 +1,343 @@
+//go:build registry
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/berthproject/berth/image"
+	"github.com/berthproject/berth/network"
+	"github.com/berthproject/berth/runtime"
+	"github.com/berthproject/berth/scheduler"
+	"github.com/berthproject/berth/spec"
+	"github.com/berthproject/berth/volume"
+)
+
+// stackHost is the scheduler's Host on this machine: a replica is made
+// the way `berth run -d` makes a container (its flags are built from the
+// scheduler's ContainerSpec), so stacks and single containers share one
+// path for networks, ports, volumes and image defaults.
+type stackHost struct {
+	g        *globalOptions
+	m        *runtime.Manager
+	progress io.Writer // pull progress
+}
+
+func newStackHost(g *globalOptions, progress io.Writer) (*stackHost, error) {
+	m, err := newManager(g)
+	if err != nil {
+		return nil, err
+	}
+	return &stackHost{g: g, m: m, progress: progress}, nil
+}
+
+func (h *stackHost) Replicas(ctx context.Context, stack string) ([]scheduler.Replica, error) {
+	cs, err := h.m.List()
+	if err != nil {
+		return nil, err
+	}
+	var out []scheduler.Replica
+	for _, c := range cs {
+		l := c.Config.Labels
+		if l[scheduler.LabelProject] != stack {
+			continue
+		}
+		n, _ := strconv.Atoi(l[scheduler.LabelNumber])
+		r := scheduler.Replica{
+			ID: c.ID, Name: c.Name(), Service: l[scheduler.LabelService], Number: n,
+			Hash: l[scheduler.LabelConfigHash], ImageID: l[scheduler.LabelImage],
+			Oneoff: l[scheduler.LabelOneoff] == "True", ExitCode: c.State.ExitCode,
+			StartedAt: c.State.StartedAt, FinishedAt: c.State.FinishedAt,
+		}
+		switch {
+		case c.State.Running:
+			r.State = scheduler.StateRunning
+		case c.State.Status == runtime.StatusCreated:
+			r.State = scheduler.StateCreated
+		default:
+			r.State = scheduler.StateExited
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func (h *stackHost) Networks(ctx context.Context, names []string) (map[string]bool, error) {
+	nm, err := newNetworkManager(h.g)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, n := range names {
+		_, err := nm.Get(n)
+		switch {
+		case err == nil:
+			out[n] = true
+		case !errors.Is(err, network.ErrNotFound):
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (h *stackHost) ImageID(ctx context.Context, ref string) (string, error) {
+	s, err := newImageStore(h.g)
+	if err != nil {
+		return "", err
+	}
+	img, err := s.Get(ref)
+	var nf *image.NotFoundError
+	if errors.As(err, &nf) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return img.ID, nil
+}
+
+func (h *stackHost) CreateNetwork(ctx context.Context, nw *spec.Network) error {
+	nm, err := newNetworkManager(h.g)
+	if err != nil {
+		return err
+	}
+	cfg := network.NetworkConfig{Name: nw.Name, Internal: nw.Internal, Labels: maps.Clone(nw.Labels)}
+	if len(nw.Subnets) > 0 {
+		cfg.Subnet, cfg.Gateway = nw.Subnets[0].Subnet, nw.Subnets[0].Gateway
+	}
+	_, err = nm.Create(cfg)
+	if errors.Is(err, network.ErrExists) {
+		return nil // made meanwhile: creating is idempotent
+	}
+	return err
+}
+
+func (h *stackHost) RemoveNetwork(ctx context.Context, name string) error {
+	nm, err := newNetworkManager(h.g)
+	if err != nil {
+		return err
+	}
+	err = nm.Remove(name)
+	if errors.Is(err, network.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+func (h *stackHost) Pull(ctx context.Context, ref string) error {
+	s, err := newImageStore(h.g)
+	if err != nil {
+		return err
+	}
+	progress, pp := newProgress(h.progress, false)
+	_, err = s.Pull(ctx, ref, progress)
+	pp.done()
+	return err
+}
+
+func (h *stackHost) Build(ctx context.Context, st *spec.Stack, svc *spec.Service, tag string) error {
+	return buildService(ctx, h.g, h.progress, st, svc, tag)
+}
+
+// Create makes the replica as `berth run -d` would, without starting it.
+func (h *stackHost) Create(ctx context.Context, c scheduler.ContainerSpec) (string, error) {
+	o, plan, err := runFlags(c)
+	if err != nil {
+		return "", err
+	}
+	argv, err := commandOf(c, imageLookup(h.g))
+	if err != nil {
+		return "", err
+	}
+	// run's --entrypoint takes one word: the argv's first is it, the rest
+	// the command, which gives run exactly argv.
+	o.entrypoint, o.entrypointSet = argv[0], true
+	cfg, vols, err := o.config(append([]string{c.Image}, argv[1:]...), imageLookup(h.g))
+	if err != nil {
+		return "", err
+	}
+	rv, err := prepareVolumes(h.g, &cfg, vols)
+	if err != nil {
+		rv.discard(h.g, h.m)
+		return "", err
+	}
+	net, err := plan.setUp(ctx, h.g, h.m, &cfg)
+	if err != nil {
+		rv.discard(h.g, h.m)
+		return "", err
+	}
+	ctr, err := h.m.Create(cfg)
+	if err != nil {
+		net.detach()
+		rv.discard(h.g, h.m)
+		return "", err
+	}
+	net.created()
+	rv.created()
+	return ctr.ID, nil
+}
+
+// runFlags are the `berth run` flags that make c.
+func runFlags(c scheduler.ContainerSpec) (*runOptions, *netPlan, error) {
+	o := &runOptions{
+		name: c.Name, detach: true, env: c.Env, user: c.User, workdir: c.WorkingDir,
+		hostname: c.Hostname, readOnly: c.ReadOnly, stopSignal: c.StopSignal,
+		stopTimeout: int(c.StopGrace / time.Second), cpus: float64(c.Resources.NanoCPUs) / 1e9,
+		cpuShares: uint64(max(c.Resources.CPUShares, 0)), pidsLimit: c.Resources.Pids,
+		dns: c.DNS, addHosts: c.ExtraHosts, publish: c.Ports,
+	}
+	if c.StopGrace == 0 {
+		o.stopTimeout = -1
+	}
+	if c.Resources.Memory > 0 {
+		o.memory = strconv.FormatInt(c.Resources.Memory, 10)
+	}
+	if c.Resources.MemorySwap != 0 {
+		o.memorySwap = strconv.FormatInt(c.Resources.MemorySwap, 10)
+	}
+	for _, k := range sortedLabelKeys(c.Labels) {
+		o.labels = append(o.labels, k+"="+c.Labels[k])
+	}
+	for _, m := range c.Mounts {
+		switch m.Type {
+		case spec.MountTmpfs:
+			t := m.Target
+			if m.TmpfsOptions != "" {
+				t += ":" + m.TmpfsOptions
+			}
+			o.tmpfs = append(o.tmpfs, t)
+		default:
+			v := m.Target
+			if m.Source != "" {
+				v = m.Source + ":" + m.Target
+			}
+			if m.ReadOnly {
+				v += ":ro"
+			}
+			o.volumes = append(o.volumes, v)
+		}
+	}
+	plan := &netPlan{mode: "none", ports: nil, dns: c.DNS, addHosts: c.ExtraHosts}
+	for _, n := range c.Networks {
+		plan.mode = "bridge"
+		plan.reqs = append(plan.reqs, network.AttachRequest{Network: n.Network, IP: n.IP, Aliases: n.Aliases})
+	}
+	for _, p := range c.Ports {
+		pm, err := network.ParsePortMapping(p)
+		if err != nil {
+			return nil, nil, fmt.Errorf("publishing %s: %w", p, err)
+		}
+		plan.ports = append(plan.ports, pm)
+	}
+	if len(plan.ports) > 0 && plan.mode == "none" {
+		return nil, nil, errors.New("ports are published on networks, and the service joins none")
+	}
+	return o, plan, nil
+}
+
+// commandOf works out the replica's argv by Compose's rules: command
+// replaces the image's Cmd; entrypoint replaces its Entrypoint and drops
+// its Cmd unless command is given too.
+func commandOf(c scheduler.ContainerSpec, lookup func(string) (imageInfo, error)) ([]string, error) {
+	img, err := lookup(c.Image)
+	if err != nil {
+		return nil, err
+	}
+	entrypoint, cmd := img.Defaults.Entrypoint, img.Defaults.Cmd
+	if c.Entrypoint != nil {
+		entrypoint, cmd = c.Entrypoint, nil
+	}
+	if c.Command != nil {
+		cmd = c.Command
+	}
+	argv := append(append([]string{}, entrypoint...), cmd...)
+	if len(argv) == 0 {
+		return nil, fmt.Errorf("image %s has neither Entrypoint nor Cmd, and the service sets no command", c.Image)
+	}
+	return argv, nil
+}
+
+func sortedLabelKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func (h *stackHost) get(id string) (*runtime.Container, error) { return h.m.Get(id) }
+
+func (h *stackHost) Start(ctx context.Context, id string) error {
+	c, err := h.get(id)
+	if err != nil {
+		return err
+	}
+	p, err := h.m.Start(c, nil)
+	if err != nil {
+		return err
+	}
+	return p.Release()
+}
+
+func (h *stackHost) Stop(ctx context.Context, id string, grace time.Duration) error {
+	c, err := h.get(id)
+	if err != nil {
+		return err
+	}
+	if err := h.m.Stop(ctx, c, grace); err != nil {
+		return err
+	}
+	detachContainer(h.g, c) // as berth stop does: a stopped container keeps no address
+	return nil
+}
+
+func (h *stackHost) Remove(ctx context.Context, id string, volumes bool) error {
+	c, err := h.get(id)
+	if errors.Is(err, runtime.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := h.m.Remove(ctx, c, false); err != nil {
+		return err
+	}
+	detachContainer(h.g, c)
+	if volumes {
+		removeAnonymousVolumes(h.g, h.m, c)
+	}
+	return nil
+}
+
+func (h *stackHost) Healthy(ctx context.Context, id string) (bool, error) {
+	return false, fmt.Errorf("health checks: %w (they need exec into the container); use depends_on condition %s meanwhile", scheduler.ErrNotImplemented, spec.ConditionStarted)
+}
+
+func (h *stackHost) Exited(ctx context.Context, id string) (bool, int, error) {
+	c, err := h.get(id)
+	if err != nil {
+		return false, 0, err
+	}
+	exited := !c.State.Running && c.State.Status != runtime.StatusCreated
+	return exited, c.State.ExitCode, nil
+}
+
+func (h *stackHost) RemoveVolume(ctx context.Context, name string) error {
+	s, err := newVolumeStore(h.g)
+	if err != nil {
+		return err
+	}
+	err = s.Remove(name, volumeUsers(h.g, h.m))
+	if errors.Is(err, volume.ErrNotFound) {
+		return nil
+	}
+	return err
+}

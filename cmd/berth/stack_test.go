@@ -1,0 +1,140 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// stackDir writes compose.yaml into a directory of the test's and returns
+// the directory.
+func (c *cli) stackDir(yaml string) string {
+	c.t.Helper()
+	dir := c.t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(yaml), 0o644); err != nil {
+		c.t.Fatal(err)
+	}
+	return dir
+}
+
+// A stack comes up with its network, replicas that find each other by
+// service name and a published port; up again changes nothing; a changed
+// service and a new replica count are applied; down leaves nothing.
+func TestCLI_StackUpDown(t *testing.T) {
+	c := newCLI(t)
+	c.must("image", "import", busyboxTar(t, c.rootfs), "bb")
+	port := c.freePort()
+	web := `["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www"]`
+	yaml := fmt.Sprintf(`name: st
+services:
+  web:
+    image: bb
+    command: %s
+    deploy:
+      replicas: 2
+  front:
+    image: bb
+    command: ["sh", "-c", "mkdir -p /www && echo FRONT > /www/index.html && exec httpd -f -p 80 -h /www"]
+    ports: ["127.0.0.1:%d:80"]
+    depends_on: [web]
+`, web, port)
+	dir := c.stackDir(yaml)
+	f := filepath.Join(dir, "compose.yaml")
+	t.Cleanup(func() { c.run("down", "-f", f) })
+
+	plan := c.must("up", "-d", "--dry-run", "-f", f)
+	for _, want := range []string{"create-network network:st_default  missing", "create         container:st-web-2  missing", "container:st-front-1  missing after #0,#2,#4"} {
+		if !strings.Contains(plan, want) {
+			t.Errorf("dry run lacks %q:\n%s", want, plan)
+		}
+	}
+	if ps := c.must("ps", "-a", "-q"); ps != "" {
+		t.Fatalf("--dry-run created containers: %q", ps)
+	}
+
+	_, progress, code := c.run("up", "-d", "-f", f)
+	if code != 0 {
+		t.Fatalf("up: exit %d\n%s", code, progress)
+	}
+	for _, want := range []string{" Network st_default  Created", " Container st-web-1  Started", " Container st-front-1  Started"} {
+		if !strings.Contains(progress, want) {
+			t.Errorf("up's output lacks %q:\n%s", want, progress)
+		}
+	}
+	if got, err := c.httpGetReady(fmt.Sprintf("http://127.0.0.1:%d/", port)); err != nil || got != "FRONT\n" {
+		t.Errorf("published port: %q, %v", got, err)
+	}
+	// The service's name answers for every replica.
+	out, code := c.in([]string{"--network", "st_default"}, `nslookup web | grep -c '^Address: 10\.'`)
+	if code != 0 || strings.TrimSpace(out) != "2" {
+		t.Errorf("web resolves to %q addresses (exit %d), want 2", out, code)
+	}
+	for _, name := range []string{"st-web-1", "st-web-2"} {
+		labels := c.must("inspect", "-f", `{{index .Config.Labels "com.docker.compose.service"}} {{index .Config.Labels "com.docker.compose.container-number"}}`, name)
+		if !strings.HasPrefix(labels, "web ") {
+			t.Errorf("%s labels: %q", name, labels)
+		}
+	}
+
+	if again := c.must("up", "-d", "--dry-run", "-f", f); !strings.Contains(again, "nothing to do") {
+		t.Errorf("a second up plans:\n%s", again)
+	}
+	idsBefore := c.must("ps", "-q")
+	c.must("up", "-d", "-f", f)
+	if ids := c.must("ps", "-q"); ids != idsBefore {
+		t.Errorf("a second up changed the containers:\n%s\nbefore:\n%s", ids, idsBefore)
+	}
+
+	// One more replica, and front's config changed: web-3 is added,
+	// front is recreated, web-1 and web-2 stay as they are.
+	changed := strings.Replace(strings.Replace(yaml, "replicas: 2", "replicas: 3", 1), "echo FRONT", "echo FRONT2", 1)
+	if err := os.WriteFile(f, []byte(changed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	web1 := c.must("inspect", "-f", "{{.Id}}", "st-web-1")
+	c.must("up", "-d", "-f", f)
+	if got := c.must("inspect", "-f", "{{.Id}}", "st-web-1"); got != web1 {
+		t.Error("web-1 was recreated, though its service did not change")
+	}
+	if got, err := c.httpGetReady(fmt.Sprintf("http://127.0.0.1:%d/", port)); err != nil || got != "FRONT2\n" {
+		t.Errorf("after the change, the published port serves %q, %v", got, err)
+	}
+	c.must("inspect", "st-web-3")
+
+	// Scale down: the highest numbers go.
+	c.must("up", "-d", "--scale", "web=1", "-f", f)
+	for _, gone := range []string{"st-web-2", "st-web-3"} {
+		if _, _, code := c.run("inspect", gone); code == 0 {
+			t.Errorf("%s is still there after --scale web=1", gone)
+		}
+	}
+
+	start := time.Now()
+	_, progress, code = c.run("down", "-f", f)
+	if code != 0 {
+		t.Fatalf("down: exit %d\n%s", code, progress)
+	}
+	if ps := c.must("ps", "-a", "-q"); ps != "" {
+		t.Errorf("containers left after down: %q", ps)
+	}
+	if nets := c.must("network", "ls"); strings.Contains(nets, "st_default") {
+		t.Errorf("network left after down: %q", nets)
+	}
+	t.Logf("down took %v", time.Since(start))
+}
+
+// A stack file with a mistake changes nothing and says where it is.
+func TestCLI_StackUpRefusesABadFile(t *testing.T) {
+	c := newCLI(t)
+	dir := c.stackDir("services:\n  web:\n    image: bb\n    ports: [\"80:80:80\"]\n")
+	_, errOut, code := c.run("up", "-d", "-f", filepath.Join(dir, "compose.yaml"))
+	if code == 0 || !strings.Contains(errOut, "compose.yaml:4") {
+		t.Errorf("exit %d, stderr:\n%s", code, errOut)
+	}
+	if ps := c.must("ps", "-a", "-q"); ps != "" {
+		t.Errorf("a bad file created containers: %q", ps)
+	}
+}

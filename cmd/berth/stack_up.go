@@ -1,0 +1,267 @@
+//go:build registry
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/berthproject/berth/runtime"
+	"github.com/berthproject/berth/scheduler"
+	"github.com/berthproject/berth/spec"
+)
+
+// Until the engine runs as a daemon, up and down carry out their pass in
+// the CLI's own process: the same scheduler, observe -> plan -> apply,
+// that the daemon will run. Containers outlive the command either way.
+
+type upOptions struct {
+	stack                                    stackOptions
+	detach, dryRun, build, noStart           bool
+	forceRecreate, noRecreate, removeOrphans bool
+	scale                                    []string
+}
+
+func newUpCmd(g *globalOptions) *cobra.Command {
+	o := &upOptions{}
+	cmd := &cobra.Command{
+		Use:   "up [OPTIONS] [SERVICE...]",
+		Short: "Create and start the stack's containers (docker compose up)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runUp(cmd.Context(), g, o, args, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	o.stack.register(cmd)
+	f := cmd.Flags()
+	f.BoolVarP(&o.detach, "detach", "d", false, "start the containers and return, instead of following their logs")
+	f.BoolVar(&o.dryRun, "dry-run", false, "print the plan, with the reason for each step, and change nothing")
+	f.BoolVar(&o.build, "build", false, "build images before starting containers")
+	f.BoolVar(&o.noStart, "no-start", false, "create the containers but do not start them")
+	f.BoolVar(&o.forceRecreate, "force-recreate", false, "recreate containers even if their configuration did not change")
+	f.BoolVar(&o.noRecreate, "no-recreate", false, "keep containers whose configuration changed")
+	f.BoolVar(&o.removeOrphans, "remove-orphans", false, "remove containers of services the stack file no longer has")
+	f.StringArrayVar(&o.scale, "scale", nil, "SERVICE=NUM: run NUM replicas of SERVICE, whatever the file says")
+	return cmd
+}
+
+func runUp(ctx context.Context, g *globalOptions, o *upOptions, services []string, out, errOut io.Writer) error {
+	if o.forceRecreate && o.noRecreate {
+		return &exitError{code: 2, err: errors.New("--force-recreate and --no-recreate cannot be combined")}
+	}
+	st, err := o.stack.load(ctx, errOut)
+	if err != nil {
+		return err
+	}
+	po := scheduler.PlanOptions{Services: services, ForceRecreate: o.forceRecreate, NoRecreate: o.noRecreate,
+		NoStart: o.noStart, RemoveOrphans: o.removeOrphans, Build: o.build, Scale: map[string]int{}}
+	for _, s := range services {
+		if _, ok := st.Services[s]; !ok {
+			return &exitError{code: 1, err: fmt.Errorf("no such service: %q (the stack has %s)", s, strings.Join(st.ServiceNames(), ", "))}
+		}
+	}
+	for _, s := range o.scale {
+		name, n, ok := strings.Cut(s, "=")
+		count, err := strconv.Atoi(n)
+		if !ok || err != nil || count < 0 {
+			return &exitError{code: 2, err: fmt.Errorf("--scale %q is not SERVICE=NUM", s)}
+		}
+		if _, ok := st.Services[name]; !ok {
+			return &exitError{code: 2, err: fmt.Errorf("--scale %s: the stack has no service %q", s, name)}
+		}
+		po.Scale[name] = count
+	}
+	if os.Geteuid() != 0 {
+		return &exitError{code: 1, err: runtime.ErrNotRoot}
+	}
+	h, err := newStackHost(g, errOut)
+	if err != nil {
+		return err
+	}
+	sched := scheduler.New(h, progressPrinterFor(errOut))
+	if o.dryRun {
+		p, err := sched.Plan(ctx, st, po)
+		if err != nil {
+			return err
+		}
+		if len(p.Steps) == 0 {
+			fmt.Fprintln(out, "nothing to do: the stack is up as its file says")
+		}
+		fmt.Fprint(out, p)
+		return nil
+	}
+	p, err := sched.Up(ctx, st, po)
+	for _, w := range p.Warnings {
+		fmt.Fprintln(errOut, "warning: "+w)
+	}
+	if err != nil {
+		return err
+	}
+	if o.detach || o.noStart {
+		return nil
+	}
+	return attach(ctx, g, h, st, out, errOut)
+}
+
+// progressPrinterFor prints the scheduler's events as Compose does when
+// its output is not a terminal: " Container app-web-1  Started".
+func progressPrinterFor(w io.Writer) func(scheduler.Event) {
+	return func(e scheduler.Event) {
+		if e.Err != nil {
+			fmt.Fprintf(w, " %s %s  Error: %v\n", e.Kind, e.Name, e.Err)
+			return
+		}
+		fmt.Fprintf(w, " %s %s  %s\n", e.Kind, e.Name, e.Status)
+	}
+}
+
+// attach follows the logs of the stack's running replicas with
+// "service-n |" prefixes until they all end or Ctrl-C, which stops the
+// stack (a second Ctrl-C kills it), as docker compose up does.
+func attach(ctx context.Context, g *globalOptions, h *stackHost, st *spec.Stack, out, errOut io.Writer) error {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM)
+	defer signal.Stop(sigs)
+	rs, err := h.Replicas(ctx, st.Name)
+	if err != nil {
+		return err
+	}
+	width := 0
+	for _, r := range rs {
+		width = max(width, len(logPrefix(r)))
+	}
+	var names []string
+	for _, r := range rs {
+		names = append(names, r.Name)
+	}
+	fmt.Fprintf(out, "Attaching to %s\n", strings.Join(names, ", "))
+	lctx, stopLogs := context.WithCancel(ctx)
+	defer stopLogs()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, r := range rs {
+		c, err := h.m.Get(r.ID)
+		if err != nil || r.State != scheduler.StateRunning {
+			continue
+		}
+		prefix := fmt.Sprintf("%-*s | ", width, logPrefix(r))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = h.m.ReadLogs(lctx, c, runtime.LogOptions{Follow: true, Tail: -1}, func(e runtime.LogEntry) {
+				mu.Lock()
+				defer mu.Unlock()
+				fmt.Fprint(out, prefix+e.Log)
+				if !strings.HasSuffix(e.Log, "\n") {
+					fmt.Fprintln(out)
+				}
+			})
+			mu.Lock()
+			fmt.Fprintf(out, "%s exited\n", r.Name)
+			mu.Unlock()
+		}()
+	}
+	ended := make(chan struct{})
+	go func() { wg.Wait(); close(ended) }()
+	select {
+	case <-ended:
+		return nil
+	case <-sigs:
+	}
+	fmt.Fprintln(errOut, "Gracefully stopping... (press Ctrl+C again to force)")
+	stopCtx, kill := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-sigs:
+			kill()
+		case <-stopCtx.Done():
+		}
+	}()
+	err = stopStack(stopCtx, h, st, errOut)
+	kill()
+	<-ended
+	return err
+}
+
+func logPrefix(r scheduler.Replica) string {
+	return r.Service + "-" + strconv.Itoa(r.Number)
+}
+
+// stopStack stops every running replica of st; when ctx ends (a second
+// Ctrl-C) the stop turns into SIGKILL at once.
+func stopStack(ctx context.Context, h *stackHost, st *spec.Stack, errOut io.Writer) error {
+	rs, err := h.Replicas(context.Background(), st.Name)
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(rs))
+	for i, r := range rs {
+		if r.State != scheduler.StateRunning {
+			continue
+		}
+		grace := spec.DefaultStopGracePeriod
+		if svc, ok := st.Services[r.Service]; ok {
+			grace = svc.StopGracePeriod
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fmt.Fprintf(errOut, " Container %s  Stopping\n", r.Name)
+			if errs[i] = h.Stop(ctx, r.ID, grace); errs[i] == nil {
+				fmt.Fprintf(errOut, " Container %s  Stopped\n", r.Name)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+type downOptions struct {
+	stack         stackOptions
+	volumes       bool
+	timeout       int
+	removeOrphans bool
+}
+
+func newDownCmd(g *globalOptions) *cobra.Command {
+	o := &downOptions{}
+	cmd := &cobra.Command{
+		Use:   "down [OPTIONS]",
+		Short: "Stop and remove the stack's containers and networks (docker compose down)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := o.stack.load(cmd.Context(), cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			if os.Geteuid() != 0 {
+				return &exitError{code: 1, err: runtime.ErrNotRoot}
+			}
+			h, err := newStackHost(g, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			do := scheduler.DownOptions{Volumes: o.volumes, RemoveOrphans: o.removeOrphans}
+			if cmd.Flags().Changed("timeout") {
+				do.Timeout = &o.timeout
+			}
+			return scheduler.New(h, progressPrinterFor(cmd.ErrOrStderr())).Down(cmd.Context(), st, do)
+		},
+	}
+	o.stack.register(cmd)
+	f := cmd.Flags()
+	f.BoolVarP(&o.volumes, "volumes", "v", false, "also remove the stack's named volumes and its containers' anonymous ones")
+	f.IntVarP(&o.timeout, "timeout", "t", 0, "seconds to wait for each container to stop before killing it (default: its stop_grace_period)")
+	f.BoolVar(&o.removeOrphans, "remove-orphans", false, "accepted for compose's scripts: down removes every container of the stack, orphans too")
+	return cmd
+}
