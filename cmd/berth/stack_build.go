@@ -4,13 +4,62 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
+	"github.com/berthproject/berth/image/build"
 	"github.com/berthproject/berth/spec"
 )
 
-// buildService builds svc's image as tag, for up and build of a stack.
+// buildService builds svc's image as tag, for up (a missing image, or
+// --build) of a stack: its build: section as berth build's flags.
 func buildService(ctx context.Context, g *globalOptions, out io.Writer, st *spec.Stack, svc *spec.Service, tag string) error {
-	return fmt.Errorf("service %q: building its image needs berth build, which this berth does not have yet; build it elsewhere and load it, or use image:", svc.Name)
+	b := svc.Build
+	o := build.Options{
+		ContextDir: b.Context, Tags: []string{tag}, BuildArgs: b.Args, Labels: b.Labels,
+		Target: b.Target, Network: b.Network, Progress: out,
+	}
+	if o.Network == "" {
+		o.Network = "default"
+	}
+	if b.Dockerfile != "" {
+		o.Dockerfile = b.Dockerfile
+		if !filepath.IsAbs(o.Dockerfile) {
+			o.Dockerfile = filepath.Join(b.Context, b.Dockerfile)
+		}
+	}
+	if b.DockerfileInline != "" {
+		o.Dockerfile, o.DockerfileData = "Dockerfile (inline, service "+svc.Name+")", []byte(b.DockerfileInline)
+	}
+	if fi, err := os.Stat(b.Context); err != nil || !fi.IsDir() {
+		return fmt.Errorf("service %q: build context %s is not a directory on this machine (URLs are not supported yet)", svc.Name, b.Context)
+	}
+	s, err := newImageStore(g)
+	if err != nil {
+		return err
+	}
+	m, err := newManager(g)
+	if err != nil {
+		return err
+	}
+	o.TempDir = filepath.Join(g.root, "tmp")
+	if err := os.MkdirAll(o.TempDir, 0o700); err != nil {
+		return err
+	}
+	o.PullImage = func(ctx context.Context, ref string) error {
+		_, err := s.Pull(ctx, ref, nil)
+		return err
+	}
+	_, err = build.Build(ctx, s, &buildRunner{g: g, m: m}, o)
+	var se *build.StepError
+	if errors.As(err, &se) && len(se.Output) > 0 {
+		out.Write(se.Output)
+	}
+	if err != nil {
+		return fmt.Errorf("service %q: building image %s: %w", svc.Name, tag, err)
+	}
+	return nil
 }

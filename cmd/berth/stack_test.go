@@ -138,3 +138,53 @@ func TestCLI_StackUpRefusesABadFile(t *testing.T) {
 		t.Errorf("a bad file created containers: %q", ps)
 	}
 }
+
+// A service with build: gets its image built by up, named
+// <stack>-<service>; --build builds again, and an unchanged build (all
+// cached, same image) recreates nothing.
+func TestCLI_StackBuild(t *testing.T) {
+	c := newCLI(t)
+	c.must("image", "import", busyboxTar(t, c.rootfs), "bb")
+	dir := c.stackDir(`name: bs
+services:
+  app:
+    build:
+      context: ./app
+      args:
+        WORD: built
+    network_mode: none
+`)
+	app := filepath.Join(dir, "app")
+	if err := os.MkdirAll(app, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dockerfile := "FROM bb\nARG WORD\nRUN echo $WORD > /word\nCMD [\"sh\", \"-c\", \"cat /word; exec sleep 1000\"]\n"
+	if err := os.WriteFile(filepath.Join(app, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(dir, "compose.yaml")
+	t.Cleanup(func() { c.run("down", "-f", f) })
+	if _, errOut, code := c.run("up", "-d", "-f", f); code != 0 {
+		t.Fatalf("up: exit %d\n%s", code, errOut)
+	}
+	if img := c.must("images", "-q", "bs-app"); strings.TrimSpace(img) == "" {
+		t.Error("no image bs-app after up")
+	}
+	var logs string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if logs = c.must("logs", "bs-app-1"); logs != "" {
+			break
+		}
+	}
+	if logs != "built\n" {
+		t.Errorf("logs of bs-app-1: %q", logs)
+	}
+	id := c.must("inspect", "-f", "{{.Id}}", "bs-app-1")
+	_, errOut, code := c.run("up", "-d", "--build", "-f", f)
+	if code != 0 {
+		t.Fatalf("up --build: exit %d\n%s", code, errOut)
+	}
+	if got := c.must("inspect", "-f", "{{.Id}}", "bs-app-1"); got != id {
+		t.Errorf("an unchanged rebuild recreated the container:\n%s", errOut)
+	}
+}
