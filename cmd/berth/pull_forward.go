@@ -38,6 +38,12 @@ func newLogoutCmd(g *globalOptions) *cobra.Command {
 	return forwardCmd("logout [SERVER]", "Forget the credentials for a registry")
 }
 
+func newCommitCmd(g *globalOptions) *cobra.Command {
+	// -c takes Dockerfile instructions: BuildKit's parser is linked in
+	// berth-registry only.
+	return forwardCmd("commit [OPTIONS] CONTAINER [NAME[:TAG]]", "Make an image of a container's changes")
+}
+
 func newConfigCmd(g *globalOptions) *cobra.Command {
 	// The Compose loader (compose-go, its YAML and JSON schema) costs
 	// ~30 ms of start-up, measured: only berth-registry links it.

@@ -63,7 +63,7 @@ func newRootCmd() *cobra.Command {
 		newRunCmd(g), newPsCmd(g), newLogsCmd(g), newStopCmd(g), newKillCmd(g),
 		newRmCmd(g), newInspectCmd(g), newWaitCmd(g), newReapCmd(g),
 		newImageCmd(g), newImagesCmd(g, "images"), newRmiCmd(g, "rmi"), newTagCmd(g),
-		newLoadCmd(g), newSaveCmd(g),
+		newLoadCmd(g), newSaveCmd(g), newCommitCmd(g), newHistoryCmd(g),
 		newPullCmd(g), newPushCmd(g), newLoginCmd(g), newLogoutCmd(g), newSystemCmd(g), newBuilderCmd(g), newUpCmd(g), newDownCmd(g),
 		newVolumeCmd(g), newNetworkCmd(g), newPortCmd(g), newDNSCmd(g), newDetachCmd(g),
 		newConfigCmd(g), newBuildCmd(g),
