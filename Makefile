@@ -7,7 +7,7 @@ BIN    := bin/berth
 GO     ?= go
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: all build test test-unit test-interop demo bench lint deps setup clean
+.PHONY: all build test test-unit test-interop demo example-nginx bench lint deps setup clean
 
 all: build
 
@@ -47,6 +47,13 @@ test-interop: setup build
 
 demo: setup build
 	@./demo/run.sh $(BIN)
+
+# example-nginx: the seed's worked example end to end (examples/nginx):
+# a Debian base image from debootstrap (cached under
+# /var/cache/berth-examples), berth build, berth run -p 8080:80, curl.
+# It needs the Debian archive; everything but the cache goes at the end.
+example-nginx: setup build
+	@./examples/nginx/run.sh
 
 # bench: start+stop and memory against runc, crun and conmon
 # (bench/runtime.sh), then pull + unpack against podman and skopeo
