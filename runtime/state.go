@@ -31,6 +31,10 @@ type State struct {
 	Error      string    `json:"Error"`
 	StartedAt  time.Time `json:"StartedAt"`
 	FinishedAt time.Time `json:"FinishedAt"`
+	// StopRequested says someone stopped the container (Stop): an engine
+	// restarting containers by policy leaves it be, as Docker does after
+	// docker stop.
+	StopRequested bool `json:"-"`
 }
 
 // started is what the parent records (state.json) once the init reported
@@ -45,6 +49,8 @@ type started struct {
 const (
 	stateFile = "state.json"
 	exitFile  = containerinit.ExitFile
+	// stopFile marks a container Stop was asked to end.
+	stopFile = "stop-requested"
 )
 
 // ExitStatus is how a container ended, as its init recorded it.
@@ -56,6 +62,9 @@ func readState(dir string) State {
 		return State{Status: StatusCreated}
 	}
 	st := State{StartedAt: s.StartedAt}
+	if _, err := os.Stat(filepath.Join(dir, stopFile)); err == nil {
+		st.StopRequested = true
+	}
 	var ex ExitStatus
 	if err := readJSON(filepath.Join(dir, exitFile), &ex); err == nil {
 		st.Status = StatusExited

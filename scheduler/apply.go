@@ -100,7 +100,7 @@ func (s *Scheduler) do(ctx context.Context, st *spec.Stack, have Observed, step 
 		if err != nil {
 			return "", err
 		}
-		c, err := containerSpec(st, svc, step.Number, imageID)
+		c, err := containerSpec(st, svc, step.Number, imageID, step.Restart)
 		if err != nil {
 			return "", err
 		}

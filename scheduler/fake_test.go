@@ -131,6 +131,7 @@ func (h *fakeHost) Create(_ context.Context, c ContainerSpec) (string, error) {
 	h.ctrs[id] = &fakeCtr{spec: c, Replica: Replica{
 		ID: id, Name: c.Name, Service: c.Labels[LabelService], Number: n,
 		Hash: c.Labels[LabelConfigHash], ImageID: c.Labels[LabelImage], State: StateCreated,
+		Restart: RestartStateOf(c.Labels),
 	}}
 	h.call("create %s", c.Name)
 	return id, nil

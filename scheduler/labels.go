@@ -1,5 +1,7 @@
 package scheduler
 
+import "strconv"
+
 // Labels on every container the engine makes: Compose's names, so that a
 // container's identity reads the same as under docker compose.
 const (
@@ -12,4 +14,16 @@ const (
 	// so that a service whose image was rebuilt or pulled anew under the
 	// same name is recreated (its config hash does not change).
 	LabelImage = "io.berth.image-id"
+	// LabelRestarts and LabelBackoff carry a replica's RestartState over
+	// to the replica that replaces it after an exit.
+	LabelRestarts = "io.berth.restart-count"
+	LabelBackoff  = "io.berth.restart-backoff"
 )
+
+// RestartStateOf reads the restart state from a container's labels.
+func RestartStateOf(labels map[string]string) RestartState {
+	var r RestartState
+	r.Count, _ = strconv.Atoi(labels[LabelRestarts])
+	r.Backoff, _ = strconv.Atoi(labels[LabelBackoff])
+	return r
+}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/berthproject/berth/spec"
 )
@@ -41,6 +42,8 @@ type Step struct {
 	ID        string // the existing container, for start, stop, remove
 	Network   string // the stack's network key, for create-network
 	Condition string // for wait: a spec.Condition*
+	// Restart is what a replica created after an exit carries on.
+	Restart RestartState
 }
 
 // Plan is the steps of one pass, in an order that honours every After.
@@ -50,6 +53,9 @@ type Plan struct {
 	// Warnings are things the user should hear that need no step, such
 	// as orphans kept without --remove-orphans.
 	Warnings []string
+	// Wake, when set, is when a replica waiting out its restart back-off
+	// is due: the engine plans again then.
+	Wake time.Time
 }
 
 // String prints the plan one step per line, as `up --dry-run` shows it
@@ -85,6 +91,12 @@ type PlanOptions struct {
 	NoStart       bool
 	RemoveOrphans bool
 	Build         bool // build every service that has a build section
+	// Heal is the engine's own pass, between ups: exited replicas are
+	// replaced only as their restart policy says, after their back-off
+	// (Now is the time to judge that by), and changed services are left
+	// for the next up.
+	Heal bool
+	Now  time.Time
 }
 
 // planner accumulates steps.
@@ -98,6 +110,13 @@ type planner struct {
 	ready map[string][]int
 }
 
+// wakeAt notes that the plan must be made again at t.
+func (p *planner) wakeAt(t time.Time) {
+	if p.plan.Wake.IsZero() || t.Before(p.plan.Wake) {
+		p.plan.Wake = t
+	}
+}
+
 func (p *planner) add(s Step) int {
 	p.plan.Steps = append(p.plan.Steps, s)
 	return len(p.plan.Steps) - 1
@@ -107,6 +126,9 @@ func (p *planner) add(s Step) int {
 // is pure: no I/O, no clock, no randomness; maps are walked in sorted
 // order, services in dependency order.
 func planFor(st *spec.Stack, have Observed, o PlanOptions) Plan {
+	if o.Heal {
+		o.NoRecreate, o.ForceRecreate = true, false
+	}
 	p := &planner{st: st, have: have, o: o, plan: Plan{Stack: st.Name}, ready: map[string][]int{}}
 	selected := p.selected()
 	networks := p.networks(selected)
@@ -308,10 +330,22 @@ func (p *planner) service(svc *spec.Service, have []Replica, deps func() []int) 
 				continue // a one-shot job that did its work
 			}
 			if r.State == StateExited {
+				reason, restart := "exited", RestartState{}
+				if p.o.Heal {
+					due, ok := restartDue(svc.Restart, r, p.o.Now)
+					if !ok {
+						continue // its restart policy leaves it exited
+					}
+					if due.After(p.o.Now) {
+						p.wakeAt(due)
+						continue
+					}
+					reason, restart = "restart policy "+svc.Restart.Name, nextRestart(r)
+				}
 				// berth's runtime starts a container once: an exited
 				// replica is replaced by a new one of the same name.
-				gone := p.removeReplica(r, "exited", deps())
-				ready = append(ready, p.createReplica(svc, n, "exited", []int{gone})...)
+				gone := p.removeReplica(r, reason, deps())
+				ready = append(ready, p.createReplicaAs(svc, n, reason, []int{gone}, restart)...)
 				continue
 			}
 			i := p.add(Step{Op: OpStart, Target: "container:" + r.Name, Reason: "not running", After: deps(), Service: svc.Name, ID: r.ID})
@@ -332,8 +366,14 @@ func (p *planner) service(svc *spec.Service, have []Replica, deps func() []int) 
 }
 
 func (p *planner) createReplica(svc *spec.Service, n int, reason string, after []int) []int {
+	return p.createReplicaAs(svc, n, reason, after, RestartState{})
+}
+
+// createReplicaAs plans replica n's creation carrying restart, the count
+// and back-off of the replica it replaces after an exit.
+func (p *planner) createReplicaAs(svc *spec.Service, n int, reason string, after []int, restart RestartState) []int {
 	name := ReplicaName(p.st, svc, n)
-	c := p.add(Step{Op: OpCreate, Target: "container:" + name, Reason: reason, After: after, Service: svc.Name, Number: n})
+	c := p.add(Step{Op: OpCreate, Target: "container:" + name, Reason: reason, After: after, Service: svc.Name, Number: n, Restart: restart})
 	if p.o.NoStart {
 		return []int{c}
 	}

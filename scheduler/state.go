@@ -24,7 +24,11 @@ type Replica struct {
 	State    ReplicaState
 	ExitCode int
 	// Oneoff marks `berth run SVC` containers: the plan leaves them be.
-	Oneoff     bool
+	Oneoff bool
+	// StopRequested: someone stopped it; restart policies leave it.
+	StopRequested bool
+	// Restart is carried over from the replicas it replaced after exits.
+	Restart    RestartState
 	StartedAt  time.Time
 	FinishedAt time.Time
 }

@@ -70,7 +70,7 @@ type ResourceSpec struct {
 }
 
 // containerSpec translates replica n of svc.
-func containerSpec(st *spec.Stack, svc *spec.Service, n int, imageID string) (ContainerSpec, error) {
+func containerSpec(st *spec.Stack, svc *spec.Service, n int, imageID string, restart RestartState) (ContainerSpec, error) {
 	c := ContainerSpec{
 		Name: ReplicaName(st, svc, n), Image: ImageName(st, svc),
 		Entrypoint: svc.Entrypoint, Command: svc.Command,
@@ -91,8 +91,23 @@ func containerSpec(st *spec.Stack, svc *spec.Service, n int, imageID string) (Co
 	c.Labels[LabelNumber] = strconv.Itoa(n)
 	c.Labels[LabelConfigHash] = svc.ConfigHash()
 	c.Labels[LabelOneoff] = "False"
+	// Where the stack came from, under Compose's label names, so that
+	// `compose ls` can show a stack's files with no file at hand.
+	files := ""
+	for i, f := range st.Files {
+		if i > 0 {
+			files += ","
+		}
+		files += f
+	}
+	c.Labels["com.docker.compose.project.config_files"] = files
+	c.Labels["com.docker.compose.project.working_dir"] = st.WorkingDir
 	if imageID != "" {
 		c.Labels[LabelImage] = imageID
+	}
+	if restart.Count > 0 {
+		c.Labels[LabelRestarts] = strconv.Itoa(restart.Count)
+		c.Labels[LabelBackoff] = strconv.Itoa(restart.Backoff)
 	}
 
 	keys := sortedKeys(svc.Networks)

@@ -54,6 +54,7 @@ func (h *stackHost) Replicas(ctx context.Context, stack string) ([]scheduler.Rep
 			ID: c.ID, Name: c.Name(), Service: l[scheduler.LabelService], Number: n,
 			Hash: l[scheduler.LabelConfigHash], ImageID: l[scheduler.LabelImage],
 			Oneoff: l[scheduler.LabelOneoff] == "True", ExitCode: c.State.ExitCode,
+			StopRequested: c.State.StopRequested, Restart: scheduler.RestartStateOf(l),
 			StartedAt: c.State.StartedAt, FinishedAt: c.State.FinishedAt,
 		}
 		switch {
