@@ -58,11 +58,13 @@ example-nginx: setup build
 # bench: start+stop and memory against runc, crun and conmon
 # (bench/runtime.sh), then pull + unpack against podman and skopeo
 # (bench/pull.sh), then networks against the host's loopback: DNS and
-# TCP throughput (bench/net.sh). They install their peers from Debian.
+# TCP throughput (bench/net.sh), then Dockerfile builds against buildah
+# (bench/build.sh). They install their peers from Debian.
 bench: setup build
 	@./bench/runtime.sh
 	@./bench/pull.sh
 	@./bench/net.sh
+	@./bench/build.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
