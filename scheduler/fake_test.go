@@ -29,7 +29,8 @@ type fakeHost struct {
 
 type fakeCtr struct {
 	Replica
-	spec ContainerSpec
+	spec   ContainerSpec
+	exited chan struct{} // closed when it stops running
 }
 
 func newFakeHost() *fakeHost {
@@ -128,7 +129,7 @@ func (h *fakeHost) Create(_ context.Context, c ContainerSpec) (string, error) {
 	h.next++
 	id := "c" + strconv.Itoa(h.next)
 	n, _ := strconv.Atoi(c.Labels[LabelNumber])
-	h.ctrs[id] = &fakeCtr{spec: c, Replica: Replica{
+	h.ctrs[id] = &fakeCtr{spec: c, exited: make(chan struct{}), Replica: Replica{
 		ID: id, Name: c.Name, Service: c.Labels[LabelService], Number: n,
 		Hash: c.Labels[LabelConfigHash], ImageID: c.Labels[LabelImage], State: StateCreated,
 		Restart: RestartStateOf(c.Labels),
@@ -164,9 +165,41 @@ func (h *fakeHost) Stop(_ context.Context, id string, grace time.Duration) error
 	if err != nil {
 		return err
 	}
-	c.State, c.ExitCode = StateExited, 137
+	c.State, c.ExitCode, c.StopRequested = StateExited, 137, true
+	close(c.exited)
 	h.call("stop %s %s", c.Name, grace)
 	return nil
+}
+
+// crash ends the running replica name with code, as a kill -9 of its
+// process would.
+func (h *fakeHost) crash(name string, code int) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for id, c := range h.ctrs {
+		if c.Name == name && c.State == StateRunning {
+			c.State, c.ExitCode = StateExited, code
+			c.StartedAt, c.FinishedAt = time.Now().Add(-time.Minute), time.Now()
+			close(c.exited)
+			return id
+		}
+	}
+	panic("no running " + name)
+}
+
+func (h *fakeHost) WaitExit(ctx context.Context, id string) error {
+	h.mu.Lock()
+	c, ok := h.ctrs[id]
+	h.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	select {
+	case <-c.exited:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (h *fakeHost) Remove(_ context.Context, id string, volumes bool) error {

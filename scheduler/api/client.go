@@ -1,0 +1,100 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Client talks to the engine on its socket.
+type Client struct {
+	http *http.Client
+}
+
+// NewClient returns a client for the engine listening on socket.
+func NewClient(socket string) *Client {
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", socket)
+	}}
+	return &Client{http: &http.Client{Transport: tr}}
+}
+
+// Ping returns the engine's pid, or an error when none answers.
+func (c *Client) Ping(ctx context.Context) (Ping, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var p Ping
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://engine/v1/ping", nil)
+	if err != nil {
+		return p, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return p, err
+	}
+	defer resp.Body.Close()
+	return p, json.NewDecoder(resp.Body).Decode(&p)
+}
+
+// Up sends an up and calls onEvent with its progress.
+func (c *Client) Up(ctx context.Context, r UpRequest, onEvent func(Event)) (Result, error) {
+	return c.stream(ctx, "/v1/stacks/up", r, onEvent)
+}
+
+// Down sends a down and calls onEvent with its progress.
+func (c *Client) Down(ctx context.Context, r DownRequest, onEvent func(Event)) (Result, error) {
+	return c.stream(ctx, "/v1/stacks/down", r, onEvent)
+}
+
+// stream posts body to path and reads the answer's lines until the
+// result. A Result with an error is returned as that error too.
+func (c *Client) stream(ctx context.Context, path string, body any, onEvent func(Event)) (Result, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return Result{}, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://engine"+path, bytes.NewReader(b))
+	if err != nil {
+		return Result{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return Result{}, fmt.Errorf("talking to berth's engine: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var m Message
+		if json.NewDecoder(resp.Body).Decode(&m) == nil && m.Result != nil && m.Result.Error != "" {
+			return *m.Result, errors.New(m.Result.Error)
+		}
+		return Result{}, fmt.Errorf("berth's engine answered %s", resp.Status)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		var m Message
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			return Result{}, fmt.Errorf("reading the engine's answer: %w", err)
+		}
+		if m.Event != nil && onEvent != nil {
+			onEvent(*m.Event)
+		}
+		if m.Result != nil {
+			if m.Result.Error != "" {
+				return *m.Result, errors.New(m.Result.Error)
+			}
+			return *m.Result, nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return Result{}, fmt.Errorf("reading the engine's answer: %w", err)
+	}
+	return Result{}, errors.New("berth's engine ended the answer without a result (did it stop?); see its log")
+}
