@@ -104,8 +104,8 @@ else
 	# Dockerfile runs apt-get update first anyway), logs, device nodes (the
 	# runtime gives a container its /dev), the host's hostname and
 	# resolver (berth mounts the container's own over them).
-	rm -rf "$ROOTFS"/var/lib/apt/lists/* "$ROOTFS"/var/cache/apt/*.bin "$ROOTFS"/var/cache/apt/archives/*.deb \
-		"$ROOTFS"/var/cache/ldconfig/aux-cache "$ROOTFS"/var/log/* "$ROOTFS"/tmp/* "$ROOTFS"/dev/*
+	rm -rf "${ROOTFS:?}"/var/lib/apt/lists/* "${ROOTFS:?}"/var/cache/apt/*.bin "${ROOTFS:?}"/var/cache/apt/archives/*.deb \
+		"${ROOTFS:?}"/var/cache/ldconfig/aux-cache "${ROOTFS:?}"/var/log/* "${ROOTFS:?}"/tmp/* "${ROOTFS:?}"/dev/*
 	mkdir -p "$ROOTFS/var/lib/apt/lists/partial"
 	: >"$ROOTFS/etc/hostname"
 	: >"$ROOTFS/etc/resolv.conf"
