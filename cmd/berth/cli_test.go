@@ -69,7 +69,8 @@ func newCLI(t *testing.T) *cli {
 	c := &cli{t: t, root: t.TempDir(), rootfs: testutil.BusyboxRootfs(t), netns: testutil.NetNS(t)}
 	// The DNS helper leaves soon after the last container; unknown names
 	// go to a port on the namespace's loopback where nothing listens.
-	c.env = []string{"BERTH_DNS_IDLE=200ms", "BERTH_DNS_UPSTREAMS=127.0.0.1:9"}
+	// The engine, started by stack commands, leaves once it has no stack.
+	c.env = []string{"BERTH_DNS_IDLE=200ms", "BERTH_DNS_UPSTREAMS=127.0.0.1:9", "BERTH_ENGINE_IDLE=300ms"}
 	t.Cleanup(func() {
 		ids, _, _ := c.run("ps", "-a", "-q", "--no-trunc")
 		for _, id := range strings.Fields(ids) {
@@ -79,6 +80,7 @@ func newCLI(t *testing.T) *cli {
 			t.Errorf("containers left after cleanup: %v", matches)
 		}
 		c.checkNetworkGone()
+		c.waitEngineGone()
 	})
 	return c
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -226,4 +227,27 @@ func (c *cli) freePort() int {
 		c.t.Fatal(err)
 	}
 	return port
+}
+
+// waitEngineGone waits for the engine of c's root, if one was started, to
+// leave (it does once it has no stack), and ends it by its pid, once sure
+// it is that engine, if it stays.
+func (c *cli) waitEngineGone() {
+	c.t.Helper()
+	pidFile := filepath.Join(c.root, "run", "engine.pid")
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(pidFile); errors.Is(err, fs.ErrNotExist) {
+			return
+		}
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		return
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if pid > 0 && strings.Contains(string(cmdline), c.root) && strings.Contains(string(cmdline), "daemon") {
+		c.t.Errorf("the engine (pid %d) did not leave after its last stack went", pid)
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
 }

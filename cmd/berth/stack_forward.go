@@ -14,3 +14,7 @@ func newUpCmd(g *globalOptions) *cobra.Command {
 func newDownCmd(g *globalOptions) *cobra.Command {
 	return forwardCmd("down [OPTIONS]", "Stop and remove the stack's containers and networks (docker compose down)")
 }
+
+func newDaemonCmd(g *globalOptions) *cobra.Command {
+	return forwardCmd("daemon", "Run the engine that keeps stacks up (started by berth up when none runs)")
+}

@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"slices"
 	"strconv"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/berthproject/berth/image"
 	"github.com/berthproject/berth/network"
@@ -316,6 +319,48 @@ func (h *stackHost) Remove(ctx context.Context, id string, volumes bool) error {
 		removeAnonymousVolumes(h.g, h.m, c)
 	}
 	return nil
+}
+
+// WaitExit waits on a pidfd of the container's init: the engine hears of
+// an exit at once, without polling.
+func (h *stackHost) WaitExit(ctx context.Context, id string) error {
+	c, err := h.get(id)
+	if err != nil || !c.State.Running {
+		return nil
+	}
+	fd, err := unix.PidfdOpen(c.State.Pid, unix.PIDFD_NONBLOCK)
+	if err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return nil
+		}
+		return fmt.Errorf("watching container %s: %w", c.Name(), err)
+	}
+	f := os.NewFile(uintptr(fd), "pidfd")
+	defer f.Close()
+	// The pid may have been reused between Get and PidfdOpen: the
+	// container must still run now that the pidfd holds the process.
+	if c, err = h.get(id); err != nil || !c.State.Running {
+		return nil
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- rc.Read(func(fd uintptr) bool {
+			n, _ := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
+			return n > 0
+		})
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		f.Close() // ends the Read
+		<-done
+		return ctx.Err()
+	}
 }
 
 func (h *stackHost) Healthy(ctx context.Context, id string) (bool, error) {

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -186,5 +188,82 @@ services:
 	}
 	if got := c.must("inspect", "-f", "{{.Id}}", "bs-app-1"); got != id {
 		t.Errorf("an unchanged rebuild recreated the container:\n%s", errOut)
+	}
+}
+
+// The engine replaces a replica whose process is killed (restart:
+// always), restarts an on-failure job only as often as max_attempts
+// says, and leaves a replica that berth stop stopped.
+func TestCLI_StackSelfHealing(t *testing.T) {
+	c := newCLI(t)
+	c.must("image", "import", busyboxTar(t, c.rootfs), "bb")
+	dir := c.stackDir(`name: heal
+services:
+  web:
+    image: bb
+    command: ["sleep", "1000"]
+    restart: always
+    network_mode: none
+  job:
+    image: bb
+    command: ["sh", "-c", "exit 3"]
+    restart: on-failure:2
+    network_mode: none
+`)
+	f := filepath.Join(dir, "compose.yaml")
+	t.Cleanup(func() { c.run("down", "-t", "0", "-f", f) })
+	c.must("up", "-d", "-f", f)
+
+	old := strings.TrimSpace(c.must("inspect", "-f", "{{.Id}}", "heal-web-1"))
+	initPid, _ := strconv.Atoi(strings.TrimSpace(c.must("inspect", "-f", "{{.State.Pid}}", "heal-web-1")))
+	children, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", initPid, initPid))
+	workload, _ := strconv.Atoi(strings.Fields(string(children) + " 0")[0])
+	if err != nil || workload == 0 {
+		t.Fatalf("the workload of heal-web-1 (init %d): %q, %v", initPid, children, err)
+	}
+	killed := time.Now()
+	if err := syscall.Kill(workload, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	var replaced time.Duration
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		out, _, code := c.run("inspect", "-f", "{{.Id}} {{.State.Running}}", "heal-web-1")
+		if f := strings.Fields(out); code == 0 && len(f) == 2 && f[0] != old && f[1] == "true" {
+			replaced = time.Since(killed)
+			break
+		}
+	}
+	if replaced == 0 {
+		t.Fatal("heal-web-1 was not replaced after its process was killed")
+	}
+	t.Logf("kill -9 to a running replacement: %v", replaced)
+	if rc := c.must("inspect", "-f", `{{index .Config.Labels "io.berth.restart-count"}}`, "heal-web-1"); strings.TrimSpace(rc) != "1" {
+		t.Errorf("restart count label %q, want 1", rc)
+	}
+
+	// job fails at once: it runs 1 + 2 times, then stays exited.
+	var count string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		out, _, code := c.run("inspect", "-f", `{{.State.Running}} {{index .Config.Labels "io.berth.restart-count"}}`, "heal-job-1")
+		if code == 0 && strings.TrimSpace(out) == "false 2" {
+			count = "2"
+			break
+		}
+	}
+	if count != "2" {
+		t.Fatal("heal-job-1 did not end up exited after 2 restarts")
+	}
+	time.Sleep(500 * time.Millisecond) // more than its next back-off
+	if out := c.must("inspect", "-f", `{{index .Config.Labels "io.berth.restart-count"}}`, "heal-job-1"); strings.TrimSpace(out) != "2" {
+		t.Errorf("heal-job-1 was restarted past max_attempts: count %q", out)
+	}
+
+	// berth stop: the engine leaves it stopped.
+	c.must("stop", "-t", "1", "heal-web-1")
+	stopped := c.must("inspect", "-f", "{{.Id}}", "heal-web-1")
+	time.Sleep(500 * time.Millisecond)
+	out := c.must("inspect", "-f", "{{.Id}} {{.State.Running}}", "heal-web-1")
+	if !strings.HasPrefix(out, strings.TrimSpace(stopped)+" false") {
+		t.Errorf("a stopped replica was restarted: %q", out)
 	}
 }

@@ -18,12 +18,15 @@ import (
 
 	"github.com/berthproject/berth/runtime"
 	"github.com/berthproject/berth/scheduler"
+	"github.com/berthproject/berth/scheduler/api"
 	"github.com/berthproject/berth/spec"
 )
 
-// Until the engine runs as a daemon, up and down carry out their pass in
-// the CLI's own process: the same scheduler, observe -> plan -> apply,
-// that the daemon will run. Containers outlive the command either way.
+// up and down hand the stack to the engine (berth daemon, started when
+// none runs), which carries out the pass and then keeps the stack up;
+// --dry-run plans here, reading only. A foreground up follows the logs
+// here, and its Ctrl-C stops the containers as `berth stop` would, so
+// the engine leaves them stopped.
 
 type upOptions struct {
 	stack                                    stackOptions
@@ -99,8 +102,14 @@ func runUp(ctx context.Context, g *globalOptions, o *upOptions, services []strin
 		fmt.Fprint(out, p)
 		return nil
 	}
-	p, err := sched.Up(ctx, st, po)
-	for _, w := range p.Warnings {
+	engine, err := ensureEngine(ctx, g)
+	if err != nil {
+		return err
+	}
+	req := api.UpRequest{Stack: st, Services: po.Services, Scale: po.Scale, ForceRecreate: po.ForceRecreate,
+		NoRecreate: po.NoRecreate, NoStart: po.NoStart, RemoveOrphans: po.RemoveOrphans, Build: po.Build}
+	res, err := engine.Up(ctx, req, apiProgress(errOut))
+	for _, w := range res.Warnings {
 		fmt.Fprintln(errOut, "warning: "+w)
 	}
 	if err != nil {
@@ -110,6 +119,18 @@ func runUp(ctx context.Context, g *globalOptions, o *upOptions, services []strin
 		return nil
 	}
 	return attach(ctx, g, h, st, out, errOut)
+}
+
+// apiProgress prints the engine's events as progressPrinterFor does.
+func apiProgress(w io.Writer) func(api.Event) {
+	print := progressPrinterFor(w)
+	return func(e api.Event) {
+		ev := scheduler.Event{Kind: e.Kind, Name: e.Name, Status: e.Status}
+		if e.Error != "" {
+			ev.Err = errors.New(e.Error)
+		}
+		print(ev)
+	}
 }
 
 // progressPrinterFor prints the scheduler's events as Compose does when
@@ -247,15 +268,16 @@ func newDownCmd(g *globalOptions) *cobra.Command {
 			if os.Geteuid() != 0 {
 				return &exitError{code: 1, err: runtime.ErrNotRoot}
 			}
-			h, err := newStackHost(g, cmd.ErrOrStderr())
+			engine, err := ensureEngine(cmd.Context(), g)
 			if err != nil {
 				return err
 			}
-			do := scheduler.DownOptions{Volumes: o.volumes, RemoveOrphans: o.removeOrphans}
+			req := api.DownRequest{Stack: st, Volumes: o.volumes}
 			if cmd.Flags().Changed("timeout") {
-				do.Timeout = &o.timeout
+				req.Timeout = &o.timeout
 			}
-			return scheduler.New(h, progressPrinterFor(cmd.ErrOrStderr())).Down(cmd.Context(), st, do)
+			_, err = engine.Down(cmd.Context(), req, apiProgress(cmd.ErrOrStderr()))
+			return err
 		},
 	}
 	o.stack.register(cmd)
