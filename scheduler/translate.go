@@ -118,8 +118,10 @@ func containerSpec(st *spec.Stack, svc *spec.Service, n int, imageID string, res
 			return c, fmt.Errorf("service %q: network %q is not in the stack's networks", svc.Name, key)
 		}
 		sn := svc.Networks[key]
-		// The service's name answers for every replica, as in Compose.
-		aliases := append([]string{svc.Name}, sn.Aliases...)
+		// The service's name answers for every replica, as in Compose;
+		// "<service>-<n>" for this one (its container name,
+		// "<stack>-<service>-<n>", answers too).
+		aliases := append([]string{svc.Name, svc.Name + "-" + strconv.Itoa(n)}, sn.Aliases...)
 		c.Networks = append(c.Networks, NetworkAttachment{Network: nw.Name, Aliases: aliases, IP: sn.IPv4Address})
 	}
 	for _, p := range svc.Ports {
