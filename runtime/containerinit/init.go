@@ -114,13 +114,20 @@ func startContainer(b *Bootstrap, sigsReady <-chan struct{}) (*workload, error) 
 	if err != nil {
 		return nil, err
 	}
+	// The socket exists before the workload does: once berth sees the
+	// container running, exec can connect.
+	execs, err := listenExec(b)
+	if err != nil {
+		return nil, err
+	}
 	<-sigsReady
 	pid, err := spawnWorkload(argv0, c.Args, env, cwd, u, c.TTY, stdio.childFiles(), b.Join, b.Leave)
 	stdio.closeChildEnds()
 	if err != nil {
+		execs.close()
 		return nil, execError(c.Args[0], err)
 	}
-	return &workload{pid: pid, io: stdio}, nil
+	return &workload{pid: pid, io: stdio, exec: execs}, nil
 }
 
 func setHostname(c *Spec) error {
@@ -180,6 +187,12 @@ func forkWorkload(argv0 string, argv, env []string, cwd string, u execUser, tty 
 	if err := mountCgroupfs(cgroupMounts); err != nil {
 		return 0, &initError{ExitSetupFailed, err}
 	}
+	// Kept for exec'd processes, which join it (see execServer.forkExec).
+	ns, err := unix.Open("/proc/thread-self/ns/cgroup", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, &initError{ExitSetupFailed, fmt.Errorf("opening the container's cgroup namespace: %w", err)}
+	}
+	workloadCgroupNS = ns
 	// Every fd the init holds (the host's state directory, the log, the
 	// user's terminal) stays out of the workload: only files[] survive the
 	// exec, dup'ed onto 0-2.

@@ -12,8 +12,9 @@ import (
 
 // workload is the container's main process, as the init sees it.
 type workload struct {
-	pid int // inside the container's PID namespace
-	io  *workloadIO
+	pid  int // inside the container's PID namespace
+	io   *workloadIO
+	exec *execServer
 }
 
 // workloadIO connects the workload's stdio to the log and, when a user is

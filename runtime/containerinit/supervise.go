@@ -69,14 +69,15 @@ func notifyRest(sigs chan os.Signal) {
 // and record why. It returns the init's own exit code, the workload's.
 func supervise(b *Bootstrap, w *workload, sigs chan os.Signal) int {
 	w.io.start()
+	w.exec.serve()
 	go notifyRest(sigs)
 	shrink()
-	ws, done := reap(w.pid)
+	ws, done := reap(w.pid, w.exec)
 	for !done {
 		sig := (<-sigs).(unix.Signal)
 		switch sig {
 		case unix.SIGCHLD:
-			ws, done = reap(w.pid)
+			ws, done = reap(w.pid, w.exec)
 		case unix.SIGWINCH:
 			w.io.resize()
 			_ = unix.Kill(w.pid, sig)
@@ -87,16 +88,21 @@ func supervise(b *Bootstrap, w *workload, sigs chan os.Signal) int {
 		}
 	}
 	// The container is its main process: once it is gone, so is everything
-	// it left behind. kill(-1) from PID 1 reaches the whole namespace.
+	// it left behind, exec'd processes too. kill(-1) from PID 1 reaches
+	// the whole namespace; close first, so no exec forks after it.
+	w.exec.close()
 	_ = unix.Kill(-1, unix.SIGKILL)
 	for {
 		var st unix.WaitStatus
-		if _, err := unix.Wait4(-1, &st, 0, nil); err == unix.ECHILD {
+		if p, err := unix.Wait4(-1, &st, 0, nil); err == unix.ECHILD {
 			break
 		} else if err != nil && err != unix.EINTR {
 			break
+		} else if p > 0 {
+			w.exec.exited(p, st)
 		}
 	}
+	w.exec.drain(time.Second)
 	w.io.wait()
 	st := ExitStatus{FinishedAt: time.Now().UTC()}
 	switch {
@@ -114,7 +120,8 @@ func supervise(b *Bootstrap, w *workload, sigs chan os.Signal) int {
 }
 
 // reap collects every exited child; done reports whether pid was one.
-func reap(pid int) (ws unix.WaitStatus, done bool) {
+// The others' exits go to execs, for exec'd processes.
+func reap(pid int, execs *execServer) (ws unix.WaitStatus, done bool) {
 	for {
 		var st unix.WaitStatus
 		p, err := unix.Wait4(-1, &st, unix.WNOHANG, nil)
@@ -126,6 +133,8 @@ func reap(pid int) (ws unix.WaitStatus, done bool) {
 		}
 		if p == pid {
 			ws, done = st, true
+		} else {
+			execs.exited(p, st)
 		}
 	}
 }
