@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/vishvananda/netlink"
@@ -362,6 +363,9 @@ func (m *Manager) destroy(rec sandboxRecord) error {
 //
 // Preconditions: state lock held.
 func (m *Manager) reapDead() error {
+	for _, d := range []string{m.dir, filepath.Join(m.dir, "sandboxes")} {
+		removeDeadTemps(d)
+	}
 	sbs, err := m.readSandboxes()
 	if err != nil {
 		return err
@@ -376,6 +380,26 @@ func (m *Manager) reapDead() error {
 		}
 	}
 	return nil
+}
+
+// removeDeadTemps removes the temporaries of writeJSONAtomic whose
+// writer (the pid in their name) is gone: a process killed mid-write.
+func removeDeadTemps(dir string) {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, de := range des {
+		_, pidText, ok := strings.Cut(de.Name(), ".tmp-")
+		if !ok {
+			continue
+		}
+		pid, err := strconv.Atoi(pidText)
+		if err != nil || pid <= 0 || unix.Kill(pid, 0) != unix.ESRCH {
+			continue
+		}
+		_ = os.Remove(filepath.Join(dir, de.Name()))
+	}
 }
 
 // Cleanup tears down what crashed processes left: half-made sandboxes,

@@ -160,6 +160,12 @@ func (m *Manager) writeContainer(c *Container) error {
 	if err := os.Mkdir(c.Dir, 0o700); err != nil {
 		return fmt.Errorf("creating container directory: %w", err)
 	}
+	// Locked until config.json is in: a directory without it and without
+	// the lock is debris of a killed create, which CleanDebris removes.
+	if d, err := os.Open(c.Dir); err == nil {
+		defer d.Close()
+		_ = unix.Flock(int(d.Fd()), unix.LOCK_EX)
+	}
 	if len(c.Config.Layers) > 0 {
 		// The overlay's own directories: upper/ keeps the container's
 		// changes (until rm), work/ is overlayfs's scratch space, rootfs/

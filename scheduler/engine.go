@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/berthproject/berth/spec"
@@ -35,6 +36,8 @@ type Engine struct {
 	mu    sync.Mutex
 	ctx   context.Context // Run's
 	loops map[string]*stackLoop
+
+	active atomic.Int32 // requests being served
 }
 
 type stackLoop struct {
@@ -73,6 +76,21 @@ func (e *Engine) Run(ctx context.Context) error {
 		rec, err := e.store.Load(name)
 		if err != nil {
 			e.log.Error("reading stack", "stack", name, "err", err)
+			continue
+		}
+		if rec.Removing {
+			// A down was cut short: finish it.
+			finishing.Add(1)
+			go func() {
+				defer finishing.Done()
+				o := DownOptions{}
+				if rec.Down != nil {
+					o = *rec.Down
+				}
+				if err := e.Down(ctx, rec.Stack, o, nil); err != nil {
+					e.log.Warn("finishing the interrupted down", "stack", name, "err", err)
+				}
+			}()
 			continue
 		}
 		l := e.loop(name)
@@ -164,11 +182,20 @@ func (e *Engine) Down(ctx context.Context, st *spec.Stack, o DownOptions, progre
 		l.cancel()
 		<-l.done
 	}
-	if err := e.store.Remove(st.Name); err != nil {
+	// Marked first, removed last: an engine killed in between finishes
+	// the down instead of bringing the stack back.
+	rec := StackRecord{Stack: st, Removing: true, Down: &o}
+	if err := e.store.Save(rec); err != nil {
 		return err
 	}
-	return New(e.host, progress).Down(ctx, st, o)
+	if err := New(e.host, progress).Down(ctx, st, o); err != nil {
+		return err
+	}
+	return e.store.Remove(st.Name)
 }
+
+// Busy reports whether a request is being served: an idle exit waits.
+func (e *Engine) Busy() bool { return e.active.Load() > 0 }
 
 // heal is a stack's loop: a heal pass on every kick, timer and resync.
 func (e *Engine) heal(ctx context.Context, l *stackLoop) {

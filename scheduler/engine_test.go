@@ -136,3 +136,31 @@ func TestStackRecord_KeepsTheConfigHash(t *testing.T) {
 		t.Errorf("hash after a round trip %s, before %s", got, want)
 	}
 }
+
+// A down cut short by a killed engine is finished by the next one, not
+// undone.
+func TestEngine_FinishesAnInterruptedDown(t *testing.T) {
+	dir := t.TempDir()
+	h := newFakeHost()
+	st := stack(svc("web", "nginx", replicas(3)))
+	if _, err := New(h, nil).Up(context.Background(), st, PlanOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	store, _ := OpenStackStore(dir)
+	if err := store.Save(StackRecord{Stack: st, Applied: true, Removing: true, Down: &DownOptions{}}); err != nil {
+		t.Fatal(err)
+	}
+	startEngine(t, h, dir)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		names, _ := store.List()
+		h.mu.Lock()
+		left := len(h.ctrs)
+		h.mu.Unlock()
+		if left == 0 && len(names) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d containers and stacks %q left", left, names)
+		}
+	}
+}

@@ -24,6 +24,8 @@ func (e *Engine) Handler() http.Handler {
 		}
 		o := PlanOptions{Services: req.Services, Scale: req.Scale, ForceRecreate: req.ForceRecreate,
 			NoRecreate: req.NoRecreate, NoStart: req.NoStart, RemoveOrphans: req.RemoveOrphans, Build: req.Build}
+		e.active.Add(1)
+		defer e.active.Add(-1)
 		streamTo(w, func(ctx context.Context, progress func(Event)) api.Result {
 			p, err := e.Up(ctx, req.Stack, o, progress)
 			res := api.Result{Warnings: p.Warnings, Steps: len(p.Steps)}
@@ -38,6 +40,8 @@ func (e *Engine) Handler() http.Handler {
 		if !decode(w, r, &req) || !hasStack(w, req.Stack) {
 			return
 		}
+		e.active.Add(1)
+		defer e.active.Add(-1)
 		streamTo(w, func(ctx context.Context, progress func(Event)) api.Result {
 			err := e.Down(ctx, req.Stack, DownOptions{Volumes: req.Volumes, Timeout: req.Timeout}, progress)
 			if err != nil {

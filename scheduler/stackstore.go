@@ -26,8 +26,12 @@ type StackRecord struct {
 	Scale map[string]int `json:"scale,omitempty"`
 	// Applied is false from the moment an up records the stack until its
 	// pass went through: a new engine finishes an up that was cut short.
-	Applied bool      `json:"applied"`
-	Updated time.Time `json:"updated"`
+	Applied bool `json:"applied"`
+	// Removing is set while a down takes the stack away, with its
+	// options: a new engine finishes it.
+	Removing bool         `json:"removing,omitempty"`
+	Down     *DownOptions `json:"down,omitempty"`
+	Updated  time.Time    `json:"updated"`
 }
 
 // ErrNoStack: the store has no stack of that name.

@@ -82,6 +82,18 @@ func runDaemon(ctx context.Context, g *globalOptions) error {
 	if err != nil {
 		return err
 	}
+	// The engine before this one may have been killed mid-work: what it
+	// left of half-made containers and networks goes now.
+	if n, err := h.m.CleanDebris(); err != nil {
+		log.Warn("cleaning up containers", "err", err)
+	} else if n > 0 {
+		log.Info("removed what a killed create or remove left", "containers", n)
+	}
+	if nm, err := newNetworkManager(g); err == nil {
+		if err := cleanUpNetworks(g, nm, h.m); err != nil {
+			log.Warn("cleaning up networks", "err", err)
+		}
+	}
 	store, err := scheduler.OpenStackStore(filepath.Join(g.root, "stacks"))
 	if err != nil {
 		return err
@@ -94,7 +106,7 @@ func runDaemon(ctx context.Context, g *globalOptions) error {
 		if err != nil {
 			return fmt.Errorf("%s=%q is not a duration such as 30s", envEngineIdle, v)
 		}
-		ctx = exitWhenIdle(ctx, store, idle)
+		ctx = exitWhenIdle(ctx, e, store, idle)
 	}
 	srv := &http.Server{Handler: e.Handler()}
 	go func() {
@@ -110,9 +122,9 @@ func runDaemon(ctx context.Context, g *globalOptions) error {
 	return <-errc
 }
 
-// exitWhenIdle returns a context that ends once store has had no stack
-// for idle.
-func exitWhenIdle(ctx context.Context, store *scheduler.StackStore, idle time.Duration) context.Context {
+// exitWhenIdle returns a context that ends once store has had no stack,
+// and e no request, for idle.
+func exitWhenIdle(ctx context.Context, e *scheduler.Engine, store *scheduler.StackStore, idle time.Duration) context.Context {
 	ctx, cancel := context.WithCancel(ctx)
 	go func() {
 		since := time.Now()
@@ -122,7 +134,7 @@ func exitWhenIdle(ctx context.Context, store *scheduler.StackStore, idle time.Du
 				return
 			case <-time.After(idle / 4):
 			}
-			if names, err := store.List(); err != nil || len(names) > 0 {
+			if names, err := store.List(); err != nil || len(names) > 0 || e.Busy() {
 				since = time.Now()
 			} else if time.Since(since) >= idle {
 				cancel()

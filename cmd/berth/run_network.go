@@ -381,7 +381,8 @@ func hasSandbox(c *runtime.Container) bool {
 }
 
 // keepSandbox tells Cleanup which sandboxes still have a running
-// container (or, for except, one about to run). When in doubt it keeps.
+// container, or a created one that will run (the engine creates, then
+// starts), or, for except, one about to run. When in doubt it keeps.
 func keepSandbox(m *runtime.Manager, except string) func(id string) bool {
 	return func(id string) bool {
 		if id == except {
@@ -391,7 +392,7 @@ func keepSandbox(m *runtime.Manager, except string) func(id string) bool {
 		if err != nil {
 			return !errors.Is(err, runtime.ErrNotFound)
 		}
-		return c.State.Running
+		return c.State.Running || c.State.Status == runtime.StatusCreated
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -154,7 +155,6 @@ services:
       context: ./app
       args:
         WORD: built
-    network_mode: none
 `)
 	app := filepath.Join(dir, "app")
 	if err := os.MkdirAll(app, 0o755); err != nil {
@@ -203,12 +203,10 @@ services:
     image: bb
     command: ["sleep", "1000"]
     restart: always
-    network_mode: none
   job:
     image: bb
     command: ["sh", "-c", "exit 3"]
     restart: on-failure:2
-    network_mode: none
 `)
 	f := filepath.Join(dir, "compose.yaml")
 	t.Cleanup(func() { c.run("down", "-t", "0", "-f", f) })
@@ -265,5 +263,108 @@ services:
 	out := c.must("inspect", "-f", "{{.Id}} {{.State.Running}}", "heal-web-1")
 	if !strings.HasPrefix(out, strings.TrimSpace(stopped)+" false") {
 		t.Errorf("a stopped replica was restarted: %q", out)
+	}
+}
+
+// enginePid is the pid of the root's engine, from its pid file.
+func (c *cli) enginePid() int {
+	c.t.Helper()
+	b, err := os.ReadFile(filepath.Join(c.root, "run", "engine.pid"))
+	if err != nil {
+		c.t.Fatalf("no engine pid file: %v", err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if !strings.Contains(string(cmdline), c.root) {
+		c.t.Fatalf("pid %d is not this test's engine: %q", pid, cmdline)
+	}
+	return pid
+}
+
+// Killing the engine (kill -9) leaves the containers running; the next
+// up starts an engine that takes them over and restarts nothing, and an
+// up of 30 replicas cut short by the kill is finished with no duplicate.
+func TestCLI_StackSurvivesAKilledEngine(t *testing.T) {
+	c := newCLI(t)
+	c.must("image", "import", busyboxTar(t, c.rootfs), "bb")
+	dir := c.stackDir(`name: crash
+services:
+  web:
+    image: bb
+    command: ["sleep", "1000"]
+    restart: always
+    deploy:
+      replicas: 3
+`)
+	f := filepath.Join(dir, "compose.yaml")
+	t.Cleanup(func() { c.run("down", "-t", "0", "-f", f) })
+	c.must("up", "-d", "-f", f)
+	before := c.must("ps", "-q")
+	if err := syscall.Kill(c.enginePid(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if ps := c.must("ps", "-q"); ps != before {
+		t.Fatalf("containers changed when the engine died:\n%s\nbefore:\n%s", ps, before)
+	}
+	if plan := c.must("up", "-d", "--dry-run", "-f", f); !strings.Contains(plan, "nothing to do") {
+		t.Errorf("after the engine died, up plans:\n%s", plan)
+	}
+	c.must("up", "-d", "-f", f) // a new engine
+	if ps := c.must("ps", "-q"); ps != before {
+		t.Errorf("the new engine changed the containers:\n%s\nbefore:\n%s", ps, before)
+	}
+
+	// 30 replicas; the engine is killed while it creates them.
+	big := `name: crash
+services:
+  web:
+    image: bb
+    command: ["sleep", "1000"]
+    deploy:
+      replicas: 30
+`
+	if err := os.WriteFile(f, []byte(big), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	up := c.command("up", "-d", "-f", f)
+	if err := up.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := c.enginePid()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if n := len(strings.Fields(c.must("ps", "-a", "-q"))); n >= 8 {
+			break
+		}
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = up.Wait() // it fails: its engine died
+	created := len(strings.Fields(c.must("ps", "-a", "-q")))
+	if created >= 30 {
+		t.Logf("the engine finished all 30 before it was killed; the cut-short case was not exercised this time")
+	}
+	c.must("up", "-d", "-f", f)
+	var names []string
+	for _, line := range strings.Split(strings.TrimSpace(c.must("ps", "--format", "json")), "\n") {
+		var row struct{ Names string }
+		if err := json.Unmarshal([]byte(line), &row); err != nil {
+			t.Fatalf("ps --format json: %q: %v", line, err)
+		}
+		names = append(names, row.Names)
+	}
+	seen := map[string]bool{}
+	for _, n := range names {
+		if seen[n] {
+			t.Errorf("%s twice", n)
+		}
+		seen[n] = true
+	}
+	if len(seen) != 30 {
+		t.Errorf("%d replicas running after the second up, want 30 (%d were there when the engine died)", len(seen), created)
+	}
+	if all := strings.Fields(c.must("ps", "-a", "-q")); len(all) != 30 {
+		t.Errorf("%d containers in all, want 30", len(all))
 	}
 }
