@@ -59,6 +59,9 @@ type Config struct {
 	ExtraHosts []string          `json:"extraHosts,omitempty"`
 	Labels     map[string]string `json:"labels,omitempty"`
 	AutoRemove bool              `json:"autoRemove,omitempty"`
+	// Healthcheck, when set, is checked by whoever calls CheckHealth (the
+	// engine); its state shows in State.Health while the container runs.
+	Healthcheck *HealthConfig `json:"healthcheck,omitempty"`
 }
 
 // Mount is a bind mount or a tmpfs inside the container.

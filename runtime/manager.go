@@ -367,5 +367,8 @@ func (m *Manager) load(id string) (*Container, error) {
 	}
 	c.Dir = dir
 	c.State = readState(dir)
+	if c.State.Running && c.Config.Healthcheck != nil {
+		c.State.Health = readHealth(dir)
+	}
 	return c, nil
 }

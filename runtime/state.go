@@ -35,6 +35,9 @@ type State struct {
 	// restarting containers by policy leaves it be, as Docker does after
 	// docker stop.
 	StopRequested bool `json:"-"`
+	// Health is the health check's state, for a running container that
+	// has one.
+	Health *Health `json:"Health,omitempty"`
 }
 
 // started is what the parent records (state.json) once the init reported
