@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"time"
 
@@ -87,6 +88,9 @@ func (m *Manager) Exec(ctx context.Context, c *Container, cfg ExecConfig, stdio 
 		// The container may have ended since c was read.
 		if !readState(c.Dir).Running {
 			return ExitSetupFailed, &notRunningError{c.Name()}
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			err = fmt.Errorf("%w (was it started by a berth without exec? then recreate it)", err)
 		}
 		return ExitSetupFailed, &ExecError{c.Name(), ExitSetupFailed, fmt.Errorf("connecting to the container's init: %w", err)}
 	}

@@ -317,7 +317,7 @@ func sendExecReply(conn *os.File, r ExecReply, f *os.File) error {
 	}
 	var serr error
 	err = rc.Write(func(fd uintptr) bool {
-		serr = unix.Sendmsg(int(fd), data, oob, nil, 0)
+		serr = unix.Sendmsg(int(fd), data, oob, nil, unix.MSG_NOSIGNAL) // a gone client is EPIPE
 		return serr != unix.EAGAIN
 	})
 	return firstError(err, serr)
