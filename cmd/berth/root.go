@@ -61,6 +61,7 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().BoolVar(&g.debug, "debug", false, "log what berth does to stderr")
 	root.AddCommand(
 		newRunCmd(g), newPsCmd(g), newLogsCmd(g), newStopCmd(g), newKillCmd(g),
+		newExecCmd(g),
 		newRmCmd(g), newInspectCmd(g), newWaitCmd(g), newReapCmd(g),
 		newImageCmd(g), newImagesCmd(g, "images"), newRmiCmd(g, "rmi"), newTagCmd(g),
 		newLoadCmd(g), newSaveCmd(g), newCommitCmd(g), newHistoryCmd(g),
