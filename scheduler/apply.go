@@ -163,6 +163,9 @@ func (s *Scheduler) wait(ctx context.Context, st *spec.Stack, step Step) error {
 		return fmt.Errorf("service %q has no healthcheck, so depends_on condition %s can never be met; give it a healthcheck or use condition %s", svc.Name, spec.ConditionHealthy, spec.ConditionStarted)
 	}
 	for {
+		if s.startChecks != nil && step.Condition == spec.ConditionHealthy {
+			s.startChecks()
+		}
 		rs, err := s.host.Replicas(ctx, st.Name)
 		if err != nil {
 			return err

@@ -42,6 +42,7 @@ type Engine struct {
 
 type stackLoop struct {
 	name   string
+	ctx    context.Context // the loop's: health checks and exit watches live as long
 	mu     sync.Mutex // held by every pass
 	kick   chan struct{}
 	cancel context.CancelFunc
@@ -49,6 +50,7 @@ type stackLoop struct {
 
 	watchMu  sync.Mutex
 	watching map[string]bool // container ids with a WaitExit running
+	checking map[string]bool // container ids with a health loop running
 }
 
 // NewEngine returns an engine acting on host and keeping its stacks in
@@ -129,7 +131,7 @@ func (e *Engine) loop(name string) *stackLoop {
 		return l
 	}
 	ctx, cancel := context.WithCancel(e.ctx)
-	l := &stackLoop{name: name, kick: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{}), watching: map[string]bool{}}
+	l := &stackLoop{name: name, ctx: ctx, kick: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{}), watching: map[string]bool{}, checking: map[string]bool{}}
 	e.loops[name] = l
 	go e.heal(ctx, l)
 	return l
@@ -164,7 +166,11 @@ func (e *Engine) upPass(ctx context.Context, rec StackRecord, o *PlanOptions, pr
 	if o != nil {
 		opts = *o
 	}
-	p, err := New(e.host, progress).Up(ctx, rec.Stack, opts)
+	s := New(e.host, progress)
+	if l := e.loop(rec.Stack.Name); l != nil {
+		s.startChecks = func() { e.watch(l.ctx, l) }
+	}
+	p, err := s.Up(ctx, rec.Stack, opts)
 	if err != nil {
 		return p, err
 	}
@@ -251,19 +257,26 @@ func (e *Engine) healPass(ctx context.Context, rec StackRecord) (Plan, error) {
 	return p, s.apply(ctx, rec.Stack, have, p)
 }
 
-// watch starts a WaitExit for every running replica not yet watched; its
-// end kicks the loop.
+// watch starts a WaitExit for every running replica not yet watched, and
+// a health loop for those with a health check; an exit or a change of
+// health kicks the loop.
 func (e *Engine) watch(ctx context.Context, l *stackLoop) {
-	w, ok := e.host.(ExitWatcher)
-	if !ok {
-		return
-	}
 	rs, err := e.host.Replicas(ctx, l.name)
 	if err != nil {
 		return
 	}
 	l.watchMu.Lock()
 	defer l.watchMu.Unlock()
+	for _, r := range rs {
+		if r.State == StateRunning && r.Health != "" && !l.checking[r.ID] {
+			l.checking[r.ID] = true
+			go e.checkHealth(ctx, l, r)
+		}
+	}
+	w, ok := e.host.(ExitWatcher)
+	if !ok {
+		return
+	}
 	for _, r := range rs {
 		if r.State != StateRunning || l.watching[r.ID] {
 			continue
@@ -278,5 +291,35 @@ func (e *Engine) watch(ctx context.Context, l *stackLoop) {
 				l.poke()
 			}
 		}()
+	}
+}
+
+// checkHealth runs r's health check whenever it is due, until r no longer
+// runs; a change of health kicks the loop (a service_healthy wait, an
+// unhealthy replica to replace, DNS following).
+func (e *Engine) checkHealth(ctx context.Context, l *stackLoop, r Replica) {
+	defer func() {
+		l.watchMu.Lock()
+		delete(l.checking, r.ID)
+		l.watchMu.Unlock()
+	}()
+	last := r.Health
+	next := time.Duration(0) // the first check at once: "starting" says nothing yet
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(next):
+		}
+		health, n, err := e.host.CheckHealth(ctx, r.ID)
+		if err != nil || n <= 0 {
+			return // it stopped running (its exit kicks the loop), or has no check
+		}
+		if health != last {
+			e.log.Info("health", "stack", l.name, "container", r.Name, "health", health)
+			last = health
+			l.poke()
+		}
+		next = n
 	}
 }

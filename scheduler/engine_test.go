@@ -164,3 +164,31 @@ func TestEngine_FinishesAnInterruptedDown(t *testing.T) {
 		}
 	}
 }
+
+// service_healthy waits for the dependency's health check, which the
+// engine runs; unhealthy replicas are replaced when the service asks.
+func TestEngine_HealthChecks(t *testing.T) {
+	h := newFakeHost()
+	e := startEngine(t, h, t.TempDir())
+	db := svc("db", "postgres", func(s *spec.Service) {
+		s.Healthcheck = &spec.Healthcheck{Test: []string{"CMD", "true"}}
+		s.Labels = map[string]string{LabelRestartUnhealthy: "true"}
+	})
+	st := stack(svc("web", "nginx", dependsOn("db", spec.ConditionHealthy)), db)
+	done := make(chan error, 1)
+	go func() { _, err := e.Up(context.Background(), st, PlanOptions{}, nil); done <- err }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("up waited for ever for db to be healthy")
+	}
+	old := running(t, h, "app-db-1", "")
+	h.mu.Lock()
+	h.ctrs[old].Health = "unhealthy"
+	h.mu.Unlock()
+	// The next check reports it and the engine replaces it.
+	running(t, h, "app-db-1", old)
+}

@@ -134,6 +134,9 @@ func (h *fakeHost) Create(_ context.Context, c ContainerSpec) (string, error) {
 		Hash: c.Labels[LabelConfigHash], ImageID: c.Labels[LabelImage], State: StateCreated,
 		Restart: RestartStateOf(c.Labels),
 	}}
+	if c.Healthcheck != nil {
+		h.ctrs[id].Health = "starting"
+	}
 	h.call("create %s", c.Name)
 	return id, nil
 }
@@ -224,7 +227,7 @@ func (h *fakeHost) Healthy(_ context.Context, id string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return c.State == StateRunning, nil
+	return c.State == StateRunning && (c.spec.Healthcheck == nil || c.Health == "healthy"), nil
 }
 
 func (h *fakeHost) Exited(_ context.Context, id string) (bool, int, error) {
@@ -254,4 +257,21 @@ func (h *fakeHost) takeCalls() []string {
 	h.calls = nil
 	slices.Sort(c)
 	return c
+}
+
+func (h *fakeHost) CheckHealth(_ context.Context, id string) (string, time.Duration, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c, err := h.ctr(id)
+	if err != nil || c.State != StateRunning {
+		return "", 0, fmt.Errorf("%s is not running", id)
+	}
+	if c.spec.Healthcheck == nil {
+		return "", 0, nil
+	}
+	if c.Health == "starting" {
+		c.Health = "healthy"
+	}
+	c.Replica.Health = c.Health
+	return c.Health, 10 * time.Millisecond, nil
 }

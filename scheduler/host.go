@@ -37,5 +37,9 @@ type Host interface {
 	// (true for a running container without one); Exited, whether it
 	// ended and with which code.
 	Healthy(ctx context.Context, id string) (bool, error)
+	// CheckHealth runs a running container's health check once and
+	// returns the health it leaves and when the next check is due; a
+	// container without a check returns "" and 0.
+	CheckHealth(ctx context.Context, id string) (health string, next time.Duration, err error)
 	Exited(ctx context.Context, id string) (exited bool, code int, err error)
 }

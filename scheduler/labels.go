@@ -18,6 +18,10 @@ const (
 	// to the replica that replaces it after an exit.
 	LabelRestarts = "io.berth.restart-count"
 	LabelBackoff  = "io.berth.restart-backoff"
+	// LabelRestartUnhealthy, set to "true" among a service's labels, has
+	// the engine replace its replicas that turn unhealthy (Docker only
+	// reports them).
+	LabelRestartUnhealthy = "io.berth.restart-on-unhealthy"
 )
 
 // RestartStateOf reads the restart state from a container's labels.

@@ -325,6 +325,11 @@ func (p *planner) service(svc *spec.Service, have []Replica, deps func() []int) 
 			ready = append(ready, p.createReplica(svc, n, reason, []int{gone})...)
 			continue
 		}
+		if p.o.Heal && r.State == StateRunning && r.Health == "unhealthy" && svc.Labels[LabelRestartUnhealthy] == "true" {
+			gone := p.removeReplica(r, "unhealthy", deps())
+			ready = append(ready, p.createReplicaAs(svc, n, "unhealthy", []int{gone}, nextRestart(r))...)
+			continue
+		}
 		if r.State != StateRunning && !p.o.NoStart {
 			if r.State == StateExited && svc.Restart.Name == spec.RestartNo && r.ExitCode == 0 && hasCompletedDependents(p.st, svc.Name) {
 				continue // a one-shot job that did its work

@@ -30,6 +30,9 @@ type Scheduler struct {
 	// progressMu serialises progress calls: steps run in parallel, and
 	// the callback need not be safe for concurrent use.
 	progressMu sync.Mutex
+	// startChecks, set by the engine, starts the health checks of the
+	// stack's running replicas: a service_healthy wait needs them to run.
+	startChecks func()
 }
 
 // New returns a scheduler acting on host and reporting to progress (nil:

@@ -28,7 +28,10 @@ type Replica struct {
 	// StopRequested: someone stopped it; restart policies leave it.
 	StopRequested bool
 	// Restart is carried over from the replicas it replaced after exits.
-	Restart    RestartState
+	Restart RestartState
+	// Health is "starting", "healthy" or "unhealthy" for a running
+	// replica with a health check, "" otherwise.
+	Health     string
 	StartedAt  time.Time
 	FinishedAt time.Time
 }

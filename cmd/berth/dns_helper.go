@@ -17,6 +17,7 @@ import (
 
 	"github.com/berthproject/berth/network"
 	"github.com/berthproject/berth/network/dnsserver"
+	"github.com/berthproject/berth/runtime"
 )
 
 // dnsHelperBinary is the program that serves DNS: this one, which has
@@ -69,9 +70,12 @@ func serveDNS(g *globalOptions) error {
 	if err != nil {
 		return err
 	}
+	// A container answers while it runs and, if its health is checked,
+	// once it is healthy: clients are not sent to a replica that is
+	// still starting or has turned unhealthy.
 	o.Alive = func(id string) bool {
 		c, err := m.Get(id)
-		return err == nil && c.State.Running
+		return err == nil && c.State.Running && (c.State.Health == nil || c.State.Health.Status == runtime.HealthHealthy)
 	}
 	pidFile := dnsPidFile(g)
 	pid := strconv.Itoa(os.Getpid())

@@ -137,6 +137,9 @@ type inspectState struct {
 	Error      string `json:"Error"`
 	StartedAt  string `json:"StartedAt"`
 	FinishedAt string `json:"FinishedAt"`
+	// Health is there only for a running container whose health is
+	// checked, as in docker inspect.
+	Health *runtime.Health `json:"Health,omitempty"`
 }
 
 type hostConfig struct {
@@ -226,6 +229,7 @@ func newInspectView(c *runtime.Container, vols volumeKind) inspectView {
 			Status: c.State.Status, Running: c.State.Running, OOMKilled: c.State.OOMKilled,
 			Pid: c.State.Pid, ExitCode: c.State.ExitCode, Error: c.State.Error,
 			StartedAt: dockerTime(c.State.StartedAt), FinishedAt: dockerTime(c.State.FinishedAt),
+			Health: c.State.Health,
 		},
 		HostConfig: hostConfig{
 			Memory: cfg.Resources.Memory, MemorySwap: cfg.Resources.MemorySwap,

@@ -127,7 +127,15 @@ func newPsRow(c *runtime.Container, now time.Time, noTrunc bool) psRow {
 func statusText(s runtime.State, now time.Time) string {
 	switch s.Status {
 	case runtime.StatusRunning:
-		return "Up " + units.HumanDuration(now.Sub(s.StartedAt))
+		up := "Up " + units.HumanDuration(now.Sub(s.StartedAt))
+		if s.Health != nil {
+			// Docker's words: "Up 5 seconds (health: starting)".
+			if s.Health.Status == runtime.HealthStarting {
+				return up + " (health: starting)"
+			}
+			return up + " (" + s.Health.Status + ")"
+		}
+		return up
 	case runtime.StatusExited:
 		if s.FinishedAt.IsZero() {
 			return fmt.Sprintf("Exited (%d)", s.ExitCode)

@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"strings"
+
+	"github.com/berthproject/berth/runtime"
 )
 
 // imageInfo is what `berth run IMAGE` needs of an image.
@@ -23,6 +25,9 @@ type imageDefaults struct {
 	// Volumes are the image's VOLUME paths, sorted: each gets an anonymous
 	// volume unless a -v or --tmpfs mount covers it.
 	Volumes []string
+	// Healthcheck is the image's HEALTHCHECK, nil when it has none. Only
+	// the engine checks health: berth run does not use it.
+	Healthcheck *runtime.HealthConfig
 }
 
 // commandLine works out the command as Docker does: arguments after the

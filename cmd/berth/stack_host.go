@@ -3,6 +3,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -59,6 +60,9 @@ func (h *stackHost) Replicas(ctx context.Context, stack string) ([]scheduler.Rep
 			Oneoff: l[scheduler.LabelOneoff] == "True", ExitCode: c.State.ExitCode,
 			StopRequested: c.State.StopRequested, Restart: scheduler.RestartStateOf(l),
 			StartedAt: c.State.StartedAt, FinishedAt: c.State.FinishedAt,
+		}
+		if c.State.Health != nil {
+			r.Health = c.State.Health.Status
 		}
 		switch {
 		case c.State.Running:
@@ -165,6 +169,9 @@ func (h *stackHost) Create(ctx context.Context, c scheduler.ContainerSpec) (stri
 	o.entrypoint, o.entrypointSet = argv[0], true
 	cfg, vols, err := o.config(append([]string{c.Image}, argv[1:]...), imageLookup(h.g))
 	if err != nil {
+		return "", err
+	}
+	if cfg.Healthcheck, err = healthcheckOf(c, imageLookup(h.g)); err != nil {
 		return "", err
 	}
 	rv, err := prepareVolumes(h.g, &cfg, vols)
@@ -364,7 +371,65 @@ func (h *stackHost) WaitExit(ctx context.Context, id string) error {
 }
 
 func (h *stackHost) Healthy(ctx context.Context, id string) (bool, error) {
-	return false, fmt.Errorf("health checks: %w (they need exec into the container); use depends_on condition %s meanwhile", scheduler.ErrNotImplemented, spec.ConditionStarted)
+	c, err := h.get(id)
+	if err != nil {
+		return false, err
+	}
+	return c.State.Running && (c.State.Health == nil || c.State.Health.Status == runtime.HealthHealthy), nil
+}
+
+func (h *stackHost) CheckHealth(ctx context.Context, id string) (string, time.Duration, error) {
+	c, err := h.get(id)
+	if err != nil {
+		return "", 0, err
+	}
+	if !c.State.Running {
+		return "", 0, fmt.Errorf("container %s: %w", c.Name(), runtime.ErrNotRunning)
+	}
+	if c.Config.Healthcheck == nil {
+		return "", 0, nil
+	}
+	health, err := h.m.CheckHealth(ctx, c)
+	if err != nil {
+		return "", 0, err
+	}
+	return health.Status, runtime.NextHealthCheck(c, time.Now()), nil
+}
+
+// healthcheckOf is the replica's health check: the service's, else the
+// image's HEALTHCHECK; none when the service disables it.
+func healthcheckOf(c scheduler.ContainerSpec, lookup func(string) (imageInfo, error)) (*runtime.HealthConfig, error) {
+	if hc := c.Healthcheck; hc != nil {
+		if len(hc.Test) > 0 && hc.Test[0] == "NONE" {
+			return nil, nil
+		}
+		img, err := lookup(c.Image)
+		if err != nil {
+			return nil, err
+		}
+		out := runtime.HealthConfig{Test: hc.Test, Interval: hc.Interval, Timeout: hc.Timeout,
+			StartPeriod: hc.StartPeriod, StartInterval: hc.StartInterval, Retries: hc.Retries}
+		// What the service leaves unset comes from the image, as in Compose.
+		if base := img.Defaults.Healthcheck; base != nil {
+			if out.Test == nil {
+				out.Test = base.Test
+			}
+			out.Interval = cmp.Or(out.Interval, base.Interval)
+			out.Timeout = cmp.Or(out.Timeout, base.Timeout)
+			out.StartPeriod = cmp.Or(out.StartPeriod, base.StartPeriod)
+			out.StartInterval = cmp.Or(out.StartInterval, base.StartInterval)
+			out.Retries = cmp.Or(out.Retries, base.Retries)
+		}
+		if len(out.Test) == 0 {
+			return nil, nil
+		}
+		return &out, nil
+	}
+	img, err := lookup(c.Image)
+	if err != nil {
+		return nil, err
+	}
+	return img.Defaults.Healthcheck, nil
 }
 
 func (h *stackHost) Exited(ctx context.Context, id string) (bool, int, error) {

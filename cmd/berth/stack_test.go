@@ -368,3 +368,59 @@ services:
 		t.Errorf("%d containers in all, want 30", len(all))
 	}
 }
+
+// A service_healthy dependency holds its dependents until its health
+// check passes; the engine keeps checking, inspect shows the health, and
+// a replica that turns unhealthy is replaced when its service asks.
+func TestCLI_StackHealthChecks(t *testing.T) {
+	c := newCLI(t)
+	c.must("image", "import", busyboxTar(t, c.rootfs), "bb")
+	dir := c.stackDir(`name: hc
+services:
+  db:
+    image: bb
+    command: ["sh", "-c", "sleep 1; touch /tmp/ready; exec sleep 1000"]
+    labels:
+      io.berth.restart-on-unhealthy: "true"
+    healthcheck:
+      test: ["CMD-SHELL", "test -f /tmp/ready"]
+      interval: 300ms
+      timeout: 2s
+      retries: 2
+      start_period: 10s
+      start_interval: 100ms
+  web:
+    image: bb
+    command: ["sleep", "1000"]
+    depends_on:
+      db:
+        condition: service_healthy
+`)
+	f := filepath.Join(dir, "compose.yaml")
+	t.Cleanup(func() { c.run("down", "-t", "0", "-f", f) })
+	start := time.Now()
+	_, errOut, code := c.run("up", "-d", "-f", f)
+	if code != 0 {
+		t.Fatalf("up: exit %d\n%s", code, errOut)
+	}
+	if time.Since(start) < time.Second {
+		t.Errorf("up returned after %v, before db could be healthy (it sleeps 1 s first)", time.Since(start))
+	}
+	if !strings.Contains(errOut, " Service db  Healthy") {
+		t.Errorf("up's output does not show the wait:\n%s", errOut)
+	}
+	if h := strings.TrimSpace(c.must("inspect", "-f", "{{.State.Health.Status}}", "hc-db-1")); h != "healthy" {
+		t.Errorf("db's health after up: %q", h)
+	}
+	old := strings.TrimSpace(c.must("inspect", "-f", "{{.Id}}", "hc-db-1"))
+	c.must("exec", "hc-db-1", "rm", "/tmp/ready")
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		out, _, code := c.run("inspect", "-f", "{{.Id}} {{.State.Running}}", "hc-db-1")
+		if f := strings.Fields(out); code == 0 && len(f) == 2 && f[0] != old && f[1] == "true" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the unhealthy db was not replaced: %q", out)
+		}
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"os"
 	"sort"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/berthproject/berth/image"
 	"github.com/berthproject/berth/network"
 	"github.com/berthproject/berth/runtime"
@@ -92,8 +94,18 @@ func imageLookup(g *globalOptions) func(ref string) (imageInfo, error) {
 			Defaults: imageDefaults{
 				Entrypoint: c.Entrypoint, Cmd: c.Cmd, Env: c.Env,
 				WorkingDir: c.WorkingDir, User: c.User, StopSignal: c.StopSignal,
-				Volumes: vols,
+				Volumes: vols, Healthcheck: imageHealthcheck(c.Healthcheck),
 			},
 		}, nil
 	}
+}
+
+// imageHealthcheck is an image's HEALTHCHECK in the runtime's terms; nil
+// for none, or for HEALTHCHECK NONE.
+func imageHealthcheck(h *v1.HealthConfig) *runtime.HealthConfig {
+	if h == nil || len(h.Test) == 0 || h.Test[0] == "NONE" {
+		return nil
+	}
+	return &runtime.HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout,
+		StartPeriod: h.StartPeriod, Retries: h.Retries}
 }
