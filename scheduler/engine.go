@@ -43,7 +43,7 @@ type Engine struct {
 type stackLoop struct {
 	name   string
 	ctx    context.Context // the loop's: health checks and exit watches live as long
-	mu     sync.Mutex // held by every pass
+	mu     sync.Mutex      // held by every pass
 	kick   chan struct{}
 	cancel context.CancelFunc
 	done   chan struct{}
