@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo: a busybox root filesystem run as berth containers, showing what
-# the runtime isolates and limits. Everything lives under a temporary
-# --root and is removed at the end.
+# the runtime isolates and limits; then a stack, examples/hello, brought up
+# by berth's engine, which replaces a replica killed with -9. Everything
+# lives under a temporary --root and is removed at the end.
 set -euo pipefail
 BERTH=${1:-bin/berth}
 BERTH=$(realpath "$BERTH")
@@ -18,12 +19,20 @@ work=$(mktemp -d /tmp/berth-demo.XXXXXX)
 root=$work/root
 rootfs=$work/rootfs
 cleanup() {
+	if [ -f "$work/hello/compose.yaml" ]; then
+		"$BERTH" --root "$root" down -t 1 -f "$work/hello/compose.yaml" >/dev/null 2>&1 || true
+	fi
 	"$BERTH" --root "$root" rm -f web >/dev/null 2>&1 || true
 	"$BERTH" --root "$root" network rm demo >/dev/null 2>&1 || true
 	"$BERTH" --root "$root" rmi demo/busybox:1 >/dev/null 2>&1 || true
 	# berth's DNS helper would stay a while after the last container: end
 	# it, by the pid it noted, once sure it is this root's.
 	if pid=$(cat "$root/run/dns.pid" 2>/dev/null) && grep -qF "$root" "/proc/$pid/cmdline" 2>/dev/null; then
+		kill "$pid" 2>/dev/null || true
+	fi
+	# The engine leaves by itself once it has no stack (BERTH_ENGINE_IDLE
+	# below); should a failed down leave it a stack, end it the same way.
+	if pid=$(cat "$root/run/engine.pid" 2>/dev/null) && grep -qF "$root" "/proc/$pid/cmdline" 2>/dev/null; then
 		kill "$pid" 2>/dev/null || true
 	fi
 	rm -rf "$work"
@@ -75,4 +84,6 @@ b stop -t 2 web
 b ps -a
 b rm web
 b network rm demo
+
+. "$(dirname "$0")/hello.sh"
 echo; echo "demo done; nothing is left behind"
