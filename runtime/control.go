@@ -70,8 +70,8 @@ func (m *Manager) Stop(ctx context.Context, c *Container, timeout time.Duration)
 	}
 	// Noted before the signal, so whoever sees the exit knows it was
 	// asked for.
-	if err := os.WriteFile(filepath.Join(c.Dir, stopFile), nil, 0o600); err != nil {
-		return fmt.Errorf("stopping container %s: %w", c.Name(), err)
+	if err := m.MarkStopping(c); err != nil {
+		return err
 	}
 	if err := m.Kill(c, sig); err != nil && !errors.Is(err, unix.ESRCH) {
 		return err

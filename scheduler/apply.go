@@ -48,8 +48,8 @@ func (s *Scheduler) apply(ctx context.Context, st *spec.Stack, have Observed, p 
 				return nil
 			}
 			defer func() { <-sem }()
-			if step.ID == "" && step.Op == OpStart {
-				// A new replica: the create this start comes after made it.
+			if step.ID == "" && (step.Op == OpStart || step.Op == OpWaitReady) {
+				// A new replica: the create (or start) it comes after made it.
 				mu.Lock()
 				for _, a := range step.After {
 					if ids[a] != "" {
@@ -62,6 +62,9 @@ func (s *Scheduler) apply(ctx context.Context, st *spec.Stack, have Observed, p 
 			if err != nil {
 				s.event(step, "Error", err)
 				return fmt.Errorf("%s %s: %w", step.Op, strings.TrimPrefix(step.Target, "container:"), err)
+			}
+			if id == "" && (step.Op == OpStart || step.Op == OpWaitReady) {
+				id = step.ID // passed on to the steps after
 			}
 			mu.Lock()
 			ids[i] = id
@@ -142,10 +145,59 @@ func (s *Scheduler) do(ctx context.Context, st *spec.Stack, have Observed, step 
 			return "", err
 		}
 		s.event(step, condWord(step.Condition), nil)
+	case OpRename:
+		if err := s.host.Rename(ctx, step.ID, step.NewName); err != nil {
+			return "", err
+		}
+		s.event(step, "Renamed", nil)
+	case OpWaitReady:
+		s.event(step, "Waiting", nil)
+		if err := s.waitReady(ctx, step.ID); err != nil {
+			return "", err
+		}
+		s.event(step, "Ready", nil)
+	case OpDrain:
+		s.event(step, "Draining", nil)
+		if err := s.host.Drain(ctx, step.ID); err != nil {
+			return "", err
+		}
+	case OpDelay:
+		s.event(step, "Waiting", nil)
+		select {
+		case <-time.After(step.Delay):
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
 	default:
 		return "", fmt.Errorf("unknown step %q", step.Op)
 	}
 	return "", nil
+}
+
+// waitReady waits until the container id runs and, if its health is
+// checked, is healthy.
+func (s *Scheduler) waitReady(ctx context.Context, id string) error {
+	for {
+		if s.startChecks != nil {
+			s.startChecks()
+		}
+		exited, code, err := s.host.Exited(ctx, id)
+		if err != nil {
+			return err
+		}
+		if exited {
+			return fmt.Errorf("the new replica exited with code %d before it was ready; the old one keeps running", code)
+		}
+		ok, err := s.host.Healthy(ctx, id)
+		if err != nil || ok {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(waitPoll):
+		}
+	}
 }
 
 func condWord(c string) string {

@@ -275,3 +275,27 @@ func (h *fakeHost) CheckHealth(_ context.Context, id string) (string, time.Durat
 	c.Replica.Health = c.Health
 	return c.Health, 10 * time.Millisecond, nil
 }
+
+func (h *fakeHost) Rename(_ context.Context, id, name string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c, err := h.ctr(id)
+	if err != nil {
+		return err
+	}
+	h.call("rename %s %s", c.Name, name)
+	c.Name = name
+	return nil
+}
+
+func (h *fakeHost) Drain(_ context.Context, id string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c, err := h.ctr(id)
+	if err != nil {
+		return err
+	}
+	h.call("drain %s", c.Name)
+	c.StopRequested = true
+	return nil
+}

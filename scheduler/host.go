@@ -28,6 +28,12 @@ type Host interface {
 	// networks attached and its volumes made, and returns its id.
 	Create(ctx context.Context, c ContainerSpec) (string, error)
 	Start(ctx context.Context, id string) error
+	// Rename gives a container another name (a rolling update's old
+	// replica steps aside for the new one).
+	Rename(ctx context.Context, id, name string) error
+	// Drain takes a running container out of DNS answers, before it is
+	// stopped; it returns once clients no longer get its address.
+	Drain(ctx context.Context, id string) error
 	// Stop sends the container's stop signal and, after grace, SIGKILL.
 	Stop(ctx context.Context, id string, grace time.Duration) error
 	// Remove removes a container that is not running, with its network,

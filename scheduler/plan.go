@@ -24,6 +24,12 @@ const (
 	// OpWait waits for a service's replicas to meet a depends_on
 	// condition (Step.Condition) before its dependents are created.
 	OpWait Op = "wait"
+	// Rolling updates: rename a replica out of its name's way, wait until
+	// a new one is ready, take one out of DNS, wait update_config's delay.
+	OpRename    Op = "rename"
+	OpWaitReady Op = "wait-ready"
+	OpDrain     Op = "drain"
+	OpDelay     Op = "delay"
 )
 
 // Step is one thing a pass does to the host.
@@ -44,6 +50,8 @@ type Step struct {
 	Condition string // for wait: a spec.Condition*
 	// Restart is what a replica created after an exit carries on.
 	Restart RestartState
+	NewName string        // for rename
+	Delay   time.Duration // for delay
 }
 
 // Plan is the steps of one pass, in an order that honours every After.
@@ -300,6 +308,7 @@ func (p *planner) service(svc *spec.Service, have []Replica, deps func() []int) 
 	hash := svc.ConfigHash()
 	imageID := p.have.Images[svc.Name]
 	var ready []int
+	var stale []staleReplica
 	for n := 1; n <= want; n++ {
 		rs := byNumber[n]
 		// Two containers with one number (a crash between create and the
@@ -312,8 +321,8 @@ func (p *planner) service(svc *spec.Service, have []Replica, deps func() []int) 
 			continue
 		}
 		r := rs[0]
-		stale := r.Hash != hash || (imageID != "" && r.ImageID != "" && r.ImageID != imageID)
-		if p.o.ForceRecreate || (stale && !p.o.NoRecreate) {
+		changed := r.Hash != hash || (imageID != "" && r.ImageID != "" && r.ImageID != imageID)
+		if p.o.ForceRecreate || (changed && !p.o.NoRecreate) {
 			reason := "config changed"
 			switch {
 			case p.o.ForceRecreate:
@@ -321,8 +330,7 @@ func (p *planner) service(svc *spec.Service, have []Replica, deps func() []int) 
 			case r.Hash == hash:
 				reason = "image changed"
 			}
-			gone := p.removeReplica(r, reason, deps())
-			ready = append(ready, p.createReplica(svc, n, reason, []int{gone})...)
+			stale = append(stale, staleReplica{n: n, r: r, reason: reason})
 			continue
 		}
 		if p.o.Heal && r.State == StateRunning && r.Health == "unhealthy" && svc.Labels[LabelRestartUnhealthy] == "true" {
@@ -357,6 +365,9 @@ func (p *planner) service(svc *spec.Service, have []Replica, deps func() []int) 
 			ready = append(ready, i)
 		}
 	}
+	if len(stale) > 0 {
+		ready = append(ready, p.rollingUpdate(svc, stale, deps())...)
+	}
 	var extra []Replica
 	for n, rs := range byNumber {
 		if n > want || n < 1 {
@@ -373,6 +384,58 @@ func (p *planner) service(svc *spec.Service, have []Replica, deps func() []int) 
 func (p *planner) createReplica(svc *spec.Service, n int, reason string, after []int) []int {
 	return p.createReplicaAs(svc, n, reason, after, RestartState{})
 }
+
+// staleReplica is a replica to replace with a current one.
+type staleReplica struct {
+	n      int
+	r      Replica
+	reason string
+}
+
+// rollingUpdate replaces stale replicas as deploy.update_config says:
+// parallelism at a time, each batch after the one before (and its
+// delay). stop-first stops the old replica, then starts the new one;
+// start-first renames the old one out of the way, starts the new one
+// under the replica's name, waits until it is ready (healthy, if it has
+// a check), takes the old one out of DNS and only then stops it, so its
+// clients see no failed request. It returns the steps after which the
+// new replicas run.
+func (p *planner) rollingUpdate(svc *spec.Service, stale []staleReplica, after []int) []int {
+	uc := svc.UpdateConfig
+	par := uc.Parallelism
+	if par <= 0 || par > len(stale) {
+		par = len(stale)
+	}
+	var ready []int
+	prev := after
+	for i := 0; i < len(stale); i += par {
+		var done []int
+		for _, s := range stale[i:min(i+par, len(stale))] {
+			name := ReplicaName(p.st, svc, s.n)
+			if uc.Order != "start-first" || s.r.State != StateRunning {
+				gone := p.removeReplica(s.r, s.reason, prev)
+				started := p.createReplica(svc, s.n, s.reason, []int{gone})
+				ready, done = append(ready, started...), append(done, started...)
+				continue
+			}
+			aside := shortID(s.r.ID) + "_" + s.r.Name
+			ren := p.add(Step{Op: OpRename, Target: "container:" + s.r.Name, Reason: s.reason + ", start-first: to " + aside, After: prev, Service: svc.Name, ID: s.r.ID, NewName: aside})
+			started := p.createReplica(svc, s.n, s.reason, []int{ren})
+			up := p.add(Step{Op: OpWaitReady, Target: "container:" + name, Reason: "ready before the old one stops", After: started, Service: svc.Name, Number: s.n})
+			drain := p.add(Step{Op: OpDrain, Target: "container:" + aside, Reason: "out of DNS before it stops", After: []int{up}, Service: svc.Name, ID: s.r.ID})
+			stop := p.add(Step{Op: OpStop, Target: "container:" + aside, Reason: s.reason, After: []int{drain}, Service: svc.Name, ID: s.r.ID})
+			gone := p.add(Step{Op: OpRemove, Target: "container:" + aside, Reason: s.reason, After: []int{stop}, Service: svc.Name, ID: s.r.ID})
+			ready, done = append(ready, up), append(done, up, gone)
+		}
+		prev = done
+		if uc.Delay > 0 && i+par < len(stale) {
+			prev = []int{p.add(Step{Op: OpDelay, Target: "service:" + svc.Name, Reason: "update_config delay " + uc.Delay.String(), After: done, Service: svc.Name, Delay: uc.Delay})}
+		}
+	}
+	return ready
+}
+
+func shortID(id string) string { return id[:min(12, len(id))] }
 
 // createReplicaAs plans replica n's creation carrying restart, the count
 // and back-off of the replica it replaces after an exit.

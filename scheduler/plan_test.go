@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/berthproject/berth/spec"
 )
@@ -226,6 +227,45 @@ warning: container app-web-2 belongs to service "web", which the stack file no l
 		opts: PlanOptions{NoStart: true},
 		plan: `
 #0 create         container:app-db-1  missing
+`,
+	}, {
+		name: "rolling, stop-first, one at a time",
+		want: stack(svc("web", "nginx:2", replicas(2), func(s *spec.Service) {
+			s.UpdateConfig = spec.UpdateConfig{Parallelism: 1, Order: "stop-first"}
+		})),
+		have: up(stack(svc("web", "nginx", replicas(2)))),
+		plan: `
+#0 stop           container:app-web-1  config changed
+#1 remove         container:app-web-1  config changed after #0
+#2 create         container:app-web-1  config changed after #1
+#3 start          container:app-web-1  created after #2
+#4 stop           container:app-web-2  config changed after #3
+#5 remove         container:app-web-2  config changed after #4
+#6 create         container:app-web-2  config changed after #5
+#7 start          container:app-web-2  created after #6
+`,
+	}, {
+		name: "rolling, start-first, with a delay",
+		want: stack(svc("web", "nginx:2", replicas(2), func(s *spec.Service) {
+			s.UpdateConfig = spec.UpdateConfig{Parallelism: 1, Order: "start-first", Delay: 2 * time.Second}
+		})),
+		have: up(stack(svc("web", "nginx", replicas(2)))),
+		plan: `
+#0 rename         container:app-web-1  config changed, start-first: to id-app-web-1_app-web-1
+#1 create         container:app-web-1  config changed after #0
+#2 start          container:app-web-1  created after #1
+#3 wait-ready     container:app-web-1  ready before the old one stops after #2
+#4 drain          container:id-app-web-1_app-web-1  out of DNS before it stops after #3
+#5 stop           container:id-app-web-1_app-web-1  config changed after #4
+#6 remove         container:id-app-web-1_app-web-1  config changed after #5
+#7 delay          service:web  update_config delay 2s after #3,#6
+#8 rename         container:app-web-2  config changed, start-first: to id-app-web-2_app-web-2 after #7
+#9 create         container:app-web-2  config changed after #8
+#10 start          container:app-web-2  created after #9
+#11 wait-ready     container:app-web-2  ready before the old one stops after #10
+#12 drain          container:id-app-web-2_app-web-2  out of DNS before it stops after #11
+#13 stop           container:id-app-web-2_app-web-2  config changed after #12
+#14 remove         container:id-app-web-2_app-web-2  config changed after #13
 `,
 	}, {
 		name: "one pull for services sharing an image, a build for built ones",

@@ -72,10 +72,12 @@ func serveDNS(g *globalOptions) error {
 	}
 	// A container answers while it runs and, if its health is checked,
 	// once it is healthy: clients are not sent to a replica that is
-	// still starting or has turned unhealthy.
+	// still starting or has turned unhealthy, nor to one being stopped
+	// (a rolling update drains it from DNS first).
 	o.Alive = func(id string) bool {
 		c, err := m.Get(id)
-		return err == nil && c.State.Running && (c.State.Health == nil || c.State.Health.Status == runtime.HealthHealthy)
+		return err == nil && c.State.Running && !c.State.StopRequested &&
+			(c.State.Health == nil || c.State.Health.Status == runtime.HealthHealthy)
 	}
 	pidFile := dnsPidFile(g)
 	pid := strconv.Itoa(os.Getpid())

@@ -298,6 +298,35 @@ func (h *stackHost) Start(ctx context.Context, id string) error {
 	return p.Release()
 }
 
+func (h *stackHost) Rename(ctx context.Context, id, name string) error {
+	c, err := h.get(id)
+	if err != nil {
+		return err
+	}
+	return h.m.Rename(c, name)
+}
+
+// drainWait is how long after a container is marked stopping its address
+// may still be in DNS answers: the DNS server asks about each container
+// at most once a second (network.Records).
+const drainWait = 1500 * time.Millisecond
+
+func (h *stackHost) Drain(ctx context.Context, id string) error {
+	c, err := h.get(id)
+	if err != nil {
+		return err
+	}
+	if err := h.m.MarkStopping(c); err != nil {
+		return err
+	}
+	select {
+	case <-time.After(drainWait):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 func (h *stackHost) Stop(ctx context.Context, id string, grace time.Duration) error {
 	c, err := h.get(id)
 	if err != nil {

@@ -424,3 +424,69 @@ services:
 		}
 	}
 }
+
+// A start-first rolling update: a client asking for the service by name
+// in a loop sees no failed request while every replica is replaced.
+func TestCLI_StackRollingUpdate(t *testing.T) {
+	c := newCLI(t)
+	c.must("image", "import", busyboxTar(t, c.rootfs), "bb")
+	stackFile := func(version string) string {
+		return fmt.Sprintf(`name: roll
+services:
+  web:
+    image: bb
+    command: ["sh", "-c", "mkdir -p /www && echo %s > /www/index.html && exec httpd -f -p 80 -h /www"]
+    deploy:
+      replicas: 2
+      update_config:
+        parallelism: 1
+        order: start-first
+    healthcheck:
+      test: ["CMD-SHELL", "timeout 1 wget -q -O /dev/null http://127.0.0.1/"]
+      interval: 200ms
+      start_period: 10s
+      start_interval: 100ms
+  client:
+    image: bb
+    command: ["sh", "-c", "while true; do if timeout 2 wget -q -O- http://web/ >/dev/null 2>&1; then echo ok; else echo FAIL; fi; sleep 0.05; done"]
+    depends_on:
+      web:
+        condition: service_healthy
+`, version)
+	}
+	dir := c.stackDir(stackFile("v1"))
+	f := filepath.Join(dir, "compose.yaml")
+	t.Cleanup(func() { c.run("down", "-t", "0", "-f", f) })
+	c.must("up", "-d", "-f", f)
+	old := c.must("inspect", "-f", "{{.Id}}", "roll-web-1", "roll-web-2")
+	time.Sleep(500 * time.Millisecond)
+
+	if err := os.WriteFile(f, []byte(stackFile("v2")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, progress, code := c.run("up", "-d", "-f", f)
+	if code != 0 {
+		t.Fatalf("up: exit %d\n%s", code, progress)
+	}
+	for _, want := range []string{"Renamed", "Ready", "Draining"} {
+		if !strings.Contains(progress, want) {
+			t.Errorf("the update's output lacks %q:\n%s", want, progress)
+		}
+	}
+	if now := c.must("inspect", "-f", "{{.Id}}", "roll-web-1", "roll-web-2"); now == old {
+		t.Fatal("the replicas were not replaced")
+	}
+	time.Sleep(300 * time.Millisecond)
+	logs := c.must("logs", "roll-client-1")
+	oks, fails := strings.Count(logs, "ok\n"), strings.Count(logs, "FAIL\n")
+	if oks < 20 || fails != 0 {
+		t.Errorf("the client saw %d answers and %d failures during the update", oks, fails)
+	}
+	if out, code := c.in([]string{"--network", "roll_default"}, "timeout 2 wget -q -O- http://web/"); code != 0 || out != "v2\n" {
+		t.Errorf("after the update web serves %q (exit %d)", out, code)
+	}
+	// Nothing of the old replicas is left.
+	if all := strings.Fields(c.must("ps", "-a", "-q")); len(all) != 3 {
+		t.Errorf("%d containers after the update, want 3", len(all))
+	}
+}
