@@ -116,6 +116,20 @@ type planner struct {
 	// ready are, by service, the steps after which the service's
 	// replicas are up as its dependents need them to be.
 	ready map[string][]int
+	// recreated are the services whose replicas this plan replaces.
+	recreated map[string]bool
+}
+
+// dependencyRecreated names a dependency of svc, with depends_on's
+// restart: true, that this plan recreates: svc is then recreated after
+// it, as Compose does. "" when there is none.
+func (p *planner) dependencyRecreated(svc *spec.Service) string {
+	for _, d := range sortedKeys(svc.DependsOn) {
+		if svc.DependsOn[d].Restart && p.recreated[d] {
+			return d
+		}
+	}
+	return ""
 }
 
 // wakeAt notes that the plan must be made again at t.
@@ -137,7 +151,7 @@ func planFor(st *spec.Stack, have Observed, o PlanOptions) Plan {
 	if o.Heal {
 		o.NoRecreate, o.ForceRecreate = true, false
 	}
-	p := &planner{st: st, have: have, o: o, plan: Plan{Stack: st.Name}, ready: map[string][]int{}}
+	p := &planner{st: st, have: have, o: o, plan: Plan{Stack: st.Name}, ready: map[string][]int{}, recreated: map[string]bool{}}
 	selected := p.selected()
 	networks := p.networks(selected)
 	images := p.images(selected)
@@ -322,11 +336,14 @@ func (p *planner) service(svc *spec.Service, have []Replica, deps func() []int) 
 		}
 		r := rs[0]
 		changed := r.Hash != hash || (imageID != "" && r.ImageID != "" && r.ImageID != imageID)
-		if p.o.ForceRecreate || (changed && !p.o.NoRecreate) {
+		depRecreated := p.dependencyRecreated(svc)
+		if p.o.ForceRecreate || ((changed || depRecreated != "") && !p.o.NoRecreate) {
 			reason := "config changed"
 			switch {
 			case p.o.ForceRecreate:
 				reason = "--force-recreate"
+			case !changed:
+				reason = "dependency " + depRecreated + " recreated"
 			case r.Hash == hash:
 				reason = "image changed"
 			}
@@ -367,6 +384,7 @@ func (p *planner) service(svc *spec.Service, have []Replica, deps func() []int) 
 	}
 	if len(stale) > 0 {
 		ready = append(ready, p.rollingUpdate(svc, stale, deps())...)
+		p.recreated[svc.Name] = true
 	}
 	var extra []Replica
 	for n, rs := range byNumber {

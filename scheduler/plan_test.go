@@ -268,6 +268,24 @@ warning: container app-web-2 belongs to service "web", which the stack file no l
 #14 remove         container:id-app-web-2_app-web-2  config changed after #13
 `,
 	}, {
+		name: "depends_on restart: true recreates the dependents of a recreated service",
+		want: stack(svc("web", "nginx", func(s *spec.Service) {
+			s.DependsOn = map[string]spec.Dependency{"db": {Condition: spec.ConditionStarted, Restart: true, Required: true}}
+		}), svc("db", "postgres:17")),
+		have: up(stack(svc("web", "nginx", func(s *spec.Service) {
+			s.DependsOn = map[string]spec.Dependency{"db": {Condition: spec.ConditionStarted, Restart: true, Required: true}}
+		}), svc("db", "postgres:16"))),
+		plan: `
+#0 stop           container:app-db-1  config changed
+#1 remove         container:app-db-1  config changed after #0
+#2 create         container:app-db-1  config changed after #1
+#3 start          container:app-db-1  created after #2
+#4 stop           container:app-web-1  dependency db recreated after #3
+#5 remove         container:app-web-1  dependency db recreated after #4
+#6 create         container:app-web-1  dependency db recreated after #5
+#7 start          container:app-web-1  created after #6
+`,
+	}, {
 		name: "one pull for services sharing an image, a build for built ones",
 		want: stack(svc("a", "busybox"), svc("b", "busybox"), svc("c", "", func(s *spec.Service) { s.Build = &spec.Build{Context: "/src"} })),
 		have: Observed{Networks: map[string]bool{"app_default": true}},

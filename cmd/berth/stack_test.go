@@ -399,9 +399,12 @@ services:
 	f := filepath.Join(dir, "compose.yaml")
 	t.Cleanup(func() { c.run("down", "-t", "0", "-f", f) })
 	start := time.Now()
-	_, errOut, code := c.run("up", "-d", "-f", f)
+	_, errOut, code := c.run("up", "--wait", "--wait-timeout", "20", "-f", f)
 	if code != 0 {
 		t.Fatalf("up: exit %d\n%s", code, errOut)
+	}
+	if !strings.Contains(errOut, " Stack hc  Ready") {
+		t.Errorf("up --wait did not say the stack is ready:\n%s", errOut)
 	}
 	if time.Since(start) < time.Second {
 		t.Errorf("up returned after %v, before db could be healthy (it sleeps 1 s first)", time.Since(start))

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -33,6 +34,8 @@ type upOptions struct {
 	detach, dryRun, build, noStart           bool
 	forceRecreate, noRecreate, removeOrphans bool
 	scale                                    []string
+	wait                                     bool
+	waitTimeout                              int
 }
 
 func newUpCmd(g *globalOptions) *cobra.Command {
@@ -54,6 +57,8 @@ func newUpCmd(g *globalOptions) *cobra.Command {
 	f.BoolVar(&o.noRecreate, "no-recreate", false, "keep containers whose configuration changed")
 	f.BoolVar(&o.removeOrphans, "remove-orphans", false, "remove containers of services the stack file no longer has")
 	f.StringArrayVar(&o.scale, "scale", nil, "SERVICE=NUM: run NUM replicas of SERVICE, whatever the file says")
+	f.BoolVar(&o.wait, "wait", false, "wait until the services run and are healthy (implies -d)")
+	f.IntVar(&o.waitTimeout, "wait-timeout", 0, "seconds --wait waits at most (0: no limit)")
 	return cmd
 }
 
@@ -114,6 +119,9 @@ func runUp(ctx context.Context, g *globalOptions, o *upOptions, services []strin
 	}
 	if err != nil {
 		return err
+	}
+	if o.wait && !o.noStart {
+		return waitUp(ctx, g, st, services, time.Duration(o.waitTimeout)*time.Second, errOut)
 	}
 	if o.detach || o.noStart {
 		return nil
@@ -286,4 +294,56 @@ func newDownCmd(g *globalOptions) *cobra.Command {
 	f.IntVarP(&o.timeout, "timeout", "t", 0, "seconds to wait for each container to stop before killing it (default: its stop_grace_period)")
 	f.BoolVar(&o.removeOrphans, "remove-orphans", false, "accepted for compose's scripts: down removes every container of the stack, orphans too")
 	return cmd
+}
+
+// waitUp waits until every replica of services (all when empty) runs
+// and, if its health is checked, is healthy, as compose up --wait does.
+// A replica that exits, or the timeout, fails it.
+func waitUp(ctx context.Context, g *globalOptions, st *spec.Stack, services []string, timeout time.Duration, errOut io.Writer) error {
+	h, err := newStackHost(g, errOut)
+	if err != nil {
+		return err
+	}
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	want := map[string]bool{}
+	for _, s := range services {
+		want[s] = true
+	}
+	for {
+		rs, err := h.Replicas(ctx, st.Name)
+		if err != nil {
+			return err
+		}
+		ready := true
+		for _, r := range rs {
+			if r.Oneoff || (len(want) > 0 && !want[r.Service]) {
+				continue
+			}
+			svc, ok := st.Services[r.Service]
+			if !ok {
+				continue
+			}
+			switch {
+			case r.State == scheduler.StateExited && svc.Restart.Name == spec.RestartNo && r.ExitCode == 0:
+				// a job that did its work
+			case r.State == scheduler.StateExited && svc.Restart.Name == spec.RestartNo:
+				return fmt.Errorf("container %s exited with code %d", r.Name, r.ExitCode)
+			case r.State != scheduler.StateRunning || (r.Health != "" && r.Health != runtime.HealthHealthy):
+				ready = false
+			}
+		}
+		if ready {
+			fmt.Fprintln(errOut, " Stack "+st.Name+"  Ready")
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("--wait: the stack was not ready within %v", timeout)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
