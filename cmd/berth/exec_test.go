@@ -40,7 +40,7 @@ func TestCLI_Exec(t *testing.T) {
 		t.Errorf("exec cat without -i read stdin: %q", out)
 	}
 
-	if _, errs, code := c.run("exec", "box", "no-such-command"); code != 127 || !strings.Contains(errs, "no-such-command") {
+	if _, errs, code := c.run("exec", "box", "no-such-command"); code != 127 || !strings.Contains(errs, "no-such-command") || !strings.Contains(errs, "hint:") {
 		t.Errorf("exec of a missing command: exit %d, %q; want 127", code, errs)
 	}
 	if _, errs, code := c.run("exec", "box", "/etc/passwd"); code != 126 {

@@ -52,7 +52,12 @@ func is(target error) func(error) bool {
 func exitCode(code int) func(error) bool {
 	return func(err error) bool {
 		var se *runtime.StartError
-		return errors.As(err, &se) && se.Code == code
+		if errors.As(err, &se) {
+			return se.Code == code
+		}
+		// An exec's command is missing or cannot run: the same hints.
+		var ee *runtime.ExecError
+		return errors.As(err, &ee) && ee.Code == code
 	}
 }
 
