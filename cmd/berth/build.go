@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
+	"github.com/berthproject/berth/image"
 	"github.com/berthproject/berth/image/build"
 	"github.com/berthproject/berth/runtime"
 )
@@ -64,20 +65,8 @@ func runBuild(ctx context.Context, g *globalOptions, o *buildOptions, contextDir
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	s, err := newImageStore(g)
+	s, runner, err := buildSetup(g, &opts)
 	if err != nil {
-		return err
-	}
-	m, err := newManager(g)
-	if err != nil {
-		return err
-	}
-	opts.TempDir = filepath.Join(g.root, "tmp")
-	if err := os.MkdirAll(opts.TempDir, 0o700); err != nil {
-		return err
-	}
-	opts.PullImage = func(ctx context.Context, ref string) error {
-		_, err := s.Pull(ctx, ref, nil)
 		return err
 	}
 	out := io.Writer(os.Stdout)
@@ -88,7 +77,7 @@ func runBuild(ctx context.Context, g *globalOptions, o *buildOptions, contextDir
 	// A ^C ends the step's container and leaves no image.
 	ctx, stop := signal.NotifyContext(ctx, unix.SIGINT, unix.SIGTERM)
 	defer stop()
-	img, err := build.Build(ctx, s, &buildRunner{g: g, m: m}, opts)
+	img, err := build.Build(ctx, s, runner, opts)
 	if err != nil {
 		var se *build.StepError
 		if errors.As(err, &se) && len(se.Output) > 0 {
@@ -149,4 +138,28 @@ func (o *buildOptions) options(contextDir string) (build.Options, error) {
 		opts.Labels[k] = v
 	}
 	return opts, nil
+}
+
+// buildSetup is what every build on this root needs, berth build's and
+// a stack's: the store, the step runner, a temporary directory on the
+// store's file system (an overlay's upper must be on one that takes
+// it), and pulls of FROM images the store lacks.
+func buildSetup(g *globalOptions, o *build.Options) (*image.Store, build.StepRunner, error) {
+	s, err := newImageStore(g)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := newManager(g)
+	if err != nil {
+		return nil, nil, err
+	}
+	o.TempDir = filepath.Join(g.root, "tmp")
+	if err := os.MkdirAll(o.TempDir, 0o700); err != nil {
+		return nil, nil, err
+	}
+	o.PullImage = func(ctx context.Context, ref string) error {
+		_, err := s.Pull(ctx, ref, nil)
+		return err
+	}
+	return s, &buildRunner{g: g, m: m}, nil
 }

@@ -37,23 +37,11 @@ func buildService(ctx context.Context, g *globalOptions, out io.Writer, st *spec
 	if fi, err := os.Stat(b.Context); err != nil || !fi.IsDir() {
 		return fmt.Errorf("service %q: build context %s is not a directory on this machine (URLs are not supported yet)", svc.Name, b.Context)
 	}
-	s, err := newImageStore(g)
+	s, runner, err := buildSetup(g, &o)
 	if err != nil {
 		return err
 	}
-	m, err := newManager(g)
-	if err != nil {
-		return err
-	}
-	o.TempDir = filepath.Join(g.root, "tmp")
-	if err := os.MkdirAll(o.TempDir, 0o700); err != nil {
-		return err
-	}
-	o.PullImage = func(ctx context.Context, ref string) error {
-		_, err := s.Pull(ctx, ref, nil)
-		return err
-	}
-	_, err = build.Build(ctx, s, &buildRunner{g: g, m: m}, o)
+	_, err = build.Build(ctx, s, runner, o)
 	var se *build.StepError
 	if errors.As(err, &se) && len(se.Output) > 0 {
 		out.Write(se.Output)

@@ -213,28 +213,14 @@ services:
 	c.must("up", "-d", "-f", f)
 
 	old := strings.TrimSpace(c.must("inspect", "-f", "{{.Id}}", "heal-web-1"))
-	initPid, _ := strconv.Atoi(strings.TrimSpace(c.must("inspect", "-f", "{{.State.Pid}}", "heal-web-1")))
-	children, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", initPid, initPid))
-	workload, _ := strconv.Atoi(strings.Fields(string(children) + " 0")[0])
-	if err != nil || workload == 0 {
-		t.Fatalf("the workload of heal-web-1 (init %d): %q, %v", initPid, children, err)
-	}
 	killed := time.Now()
-	if err := syscall.Kill(workload, syscall.SIGKILL); err != nil {
+	if err := syscall.Kill(c.workloadPid("heal-web-1"), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	var replaced time.Duration
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		out, _, code := c.run("inspect", "-f", "{{.Id}} {{.State.Running}}", "heal-web-1")
-		if f := strings.Fields(out); code == 0 && len(f) == 2 && f[0] != old && f[1] == "true" {
-			replaced = time.Since(killed)
-			break
-		}
-	}
-	if replaced == 0 {
+	if !c.waitReplaced("heal-web-1", old, 10*time.Second) {
 		t.Fatal("heal-web-1 was not replaced after its process was killed")
 	}
-	t.Logf("kill -9 to a running replacement: %v", replaced)
+	t.Logf("kill -9 to a running replacement: %v", time.Since(killed))
 	if rc := c.must("inspect", "-f", `{{index .Config.Labels "io.berth.restart-count"}}`, "heal-web-1"); strings.TrimSpace(rc) != "1" {
 		t.Errorf("restart count label %q, want 1", rc)
 	}
@@ -264,6 +250,18 @@ services:
 	if !strings.HasPrefix(out, strings.TrimSpace(stopped)+" false") {
 		t.Errorf("a stopped replica was restarted: %q", out)
 	}
+}
+
+// waitReplaced waits up to d for the container name to run in another
+// container than old, and reports whether it did.
+func (c *cli) waitReplaced(name, old string, d time.Duration) bool {
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		out, _, code := c.run("inspect", "-f", "{{.Id}} {{.State.Running}}", name)
+		if f := strings.Fields(out); code == 0 && len(f) == 2 && f[0] != old && f[1] == "true" {
+			return true
+		}
+	}
+	return false
 }
 
 // enginePid is the pid of the root's engine, from its pid file.
@@ -417,14 +415,8 @@ services:
 	}
 	old := strings.TrimSpace(c.must("inspect", "-f", "{{.Id}}", "hc-db-1"))
 	c.must("exec", "hc-db-1", "rm", "/tmp/ready")
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		out, _, code := c.run("inspect", "-f", "{{.Id}} {{.State.Running}}", "hc-db-1")
-		if f := strings.Fields(out); code == 0 && len(f) == 2 && f[0] != old && f[1] == "true" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the unhealthy db was not replaced: %q", out)
-		}
+	if !c.waitReplaced("hc-db-1", old, 15*time.Second) {
+		t.Fatal("the unhealthy db was not replaced")
 	}
 }
 
