@@ -67,7 +67,7 @@ func newRootCmd() *cobra.Command {
 		newLoadCmd(g), newSaveCmd(g), newCommitCmd(g), newHistoryCmd(g),
 		newPullCmd(g), newPushCmd(g), newLoginCmd(g), newLogoutCmd(g), newSystemCmd(g), newBuilderCmd(g), newUpCmd(g), newDownCmd(g), newDaemonCmd(g),
 		newVolumeCmd(g), newNetworkCmd(g), newPortCmd(g), newDNSCmd(g), newDetachCmd(g),
-		newConfigCmd(g), newBuildCmd(g),
+		newConfigCmd(g), newBuildCmd(g), newComposeCmd(g),
 	)
 	return root
 }
