@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -42,7 +43,17 @@ type Health struct {
 	Status        string         `json:"Status"`
 	FailingStreak int            `json:"FailingStreak"`
 	Log           []HealthResult `json:"Log"`
+	// CountedAt is when a failure last counted toward the streak: before
+	// its first success a check runs every second, but failures count
+	// only once per interval, as Docker's cadence would count them.
+	CountedAt time.Time `json:"CountedAt,omitzero"`
 }
+
+// startingCadence is how often a check runs until its first success
+// (at most: a shorter interval or start interval wins), so that a
+// replica joins DNS, and its dependents start, within a second of being
+// ready rather than an interval later.
+const startingCadence = time.Second
 
 // HealthResult is one run of the check.
 type HealthResult struct {
@@ -75,16 +86,15 @@ func NextHealthCheck(c *Container, now time.Time) time.Duration {
 	if hc == nil {
 		return 0
 	}
+	interval := cmp.Or(hc.Interval, DefaultHealthInterval)
+	next := interval
 	if hc.StartPeriod > 0 && now.Sub(c.State.StartedAt) < hc.StartPeriod {
-		if hc.StartInterval > 0 {
-			return hc.StartInterval
-		}
-		return DefaultHealthStartInterval
+		next = cmp.Or(hc.StartInterval, DefaultHealthStartInterval)
 	}
-	if hc.Interval > 0 {
-		return hc.Interval
+	if c.State.Health == nil || c.State.Health.Status == HealthStarting {
+		next = min(next, startingCadence)
 	}
-	return DefaultHealthInterval
+	return next
 }
 
 // CheckHealth runs c's health check once, by Docker's rules: success
@@ -148,13 +158,17 @@ func (m *Manager) CheckHealth(ctx context.Context, c *Container) (*Health, error
 		retries = DefaultHealthRetries
 	}
 	inStart := hc.StartPeriod > 0 && start.Sub(c.State.StartedAt) < hc.StartPeriod
+	interval := cmp.Or(hc.Interval, DefaultHealthInterval)
 	switch {
 	case res.ExitCode == 0:
 		h.Status, h.FailingStreak = HealthHealthy, 0
 	case inStart && h.Status != HealthHealthy:
 		// Failures in the start period do not count.
+	case h.Status == HealthStarting && !h.CountedAt.IsZero() && start.Sub(h.CountedAt) < interval:
+		// The quicker checks before a first success count once per interval.
 	default:
 		h.FailingStreak++
+		h.CountedAt = start.UTC()
 		if h.FailingStreak >= retries {
 			h.Status = HealthUnhealthy
 		}

@@ -9,7 +9,7 @@ import (
 func TestCheckHealth(t *testing.T) {
 	m := testManager(t)
 	cfg := baseConfig(t, "sleep", "100")
-	cfg.Healthcheck = &HealthConfig{Test: []string{"CMD-SHELL", "cat /tmp/ok"}, Retries: 2, Timeout: 5 * time.Second}
+	cfg.Healthcheck = &HealthConfig{Test: []string{"CMD-SHELL", "cat /tmp/ok"}, Retries: 2, Timeout: 5 * time.Second, Interval: time.Millisecond}
 	c := startDetached(t, m, cfg)
 	ctx := context.Background()
 
@@ -68,7 +68,31 @@ func TestCheckHealth_TimeoutAndStartPeriod(t *testing.T) {
 	if h.Status != HealthStarting || h.FailingStreak != 0 {
 		t.Errorf("failure in the start period counted: %+v", h)
 	}
+	// Before its first success it is checked every second.
+	if d := NextHealthCheck(c, time.Now()); d != time.Second {
+		t.Errorf("next check in the start period, before a success, after %v", d)
+	}
+	c.State.Health = &Health{Status: HealthHealthy}
 	if d := NextHealthCheck(c, time.Now()); d != DefaultHealthStartInterval {
 		t.Errorf("next check in the start period after %v", d)
+	}
+}
+
+// Before a first success, checks come quickly but failures count once
+// per interval: a slow starter is not unhealthy after a few seconds.
+func TestCheckHealth_StartingFailuresCountOncePerInterval(t *testing.T) {
+	m := testManager(t)
+	cfg := baseConfig(t, "sleep", "100")
+	cfg.Healthcheck = &HealthConfig{Test: []string{"CMD", "false"}, Interval: time.Hour, Retries: 2}
+	c := startDetached(t, m, cfg)
+	for range 3 {
+		c, _ = m.Get(c.ID)
+		if _, err := m.CheckHealth(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, _ = m.Get(c.ID)
+	if h := c.State.Health; h.Status != HealthStarting || h.FailingStreak != 1 || len(h.Log) != 3 {
+		t.Errorf("three quick failures: %+v", h)
 	}
 }

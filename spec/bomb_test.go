@@ -119,7 +119,10 @@ func TestLoad_BigButReasonable(t *testing.T) {
 			if _, _, err := Load(context.Background(), Options{WorkingDir: dir}); err != nil {
 				t.Fatalf("%.300v", err)
 			}
-			if took := time.Since(start); took > 5*time.Second {
+			// Not a timing goal: a guard against blow-ups, which take
+			// minutes or never end; -race on a busy CI machine takes
+			// seconds for what is milliseconds otherwise.
+			if took := time.Since(start); took > time.Minute {
 				t.Errorf("took %v", took)
 			}
 		})

@@ -93,8 +93,16 @@ func TestExample_Nginx(t *testing.T) {
 			t.Errorf("GET %s: %v, got %q, want it to contain %q", page, err, got, want)
 		}
 	}
-	// nginx.conf sends the access log to the container's output.
-	if logs := c.must("logs", "web"); !strings.Contains(logs, `"GET /step.html HTTP/1.1" 200`) {
+	// nginx.conf sends the access log to the container's output; nginx
+	// writes the line once the answer is out, so it may come a moment
+	// after the page.
+	var logs string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if logs = c.must("logs", "web"); strings.Contains(logs, `"GET /step.html HTTP/1.1" 200`) {
+			break
+		}
+	}
+	if !strings.Contains(logs, `"GET /step.html HTTP/1.1" 200`) {
 		t.Errorf("berth logs web has no access log line for /step.html:\n%s", logs)
 	}
 	c.must("stop", "-t", "5", "web")
