@@ -132,7 +132,9 @@ func spawnDNS(g *globalOptions) error {
 	case <-time.After(dnsReadyTimeout):
 		fmt.Fprintf(os.Stderr, "warning: berth's DNS server (pid %d) is slow to start; see %s\n", cmd.Process.Pid, logf.Name())
 	}
-	return cmd.Process.Release()
+	// Reaped when it ends, should this process outlive it (the engine).
+	go func() { _ = cmd.Wait() }()
+	return nil
 }
 
 // dnsCommand is the helper's hidden command; it prints dnsReadyLine on

@@ -279,7 +279,10 @@ func spawnHelper(g *globalOptions, command string, args ...string) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	return cmd.Process.Release()
+	// Reaped when it ends, should this process outlive it (the engine
+	// runs for long, and a helper it never waited for would stay a zombie).
+	go func() { _ = cmd.Wait() }()
+	return nil
 }
 
 // helperLog is where berth's background helpers (__reap, __detach,

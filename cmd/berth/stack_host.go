@@ -295,7 +295,10 @@ func (h *stackHost) Start(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	return p.Release()
+	// The engine is the init's parent and lives on: it reaps the init
+	// when the container ends (its exit status is in exit.json).
+	go p.Wait()
+	return nil
 }
 
 func (h *stackHost) Rename(ctx context.Context, id, name string) error {

@@ -221,6 +221,11 @@ services:
 		t.Fatal("heal-web-1 was not replaced after its process was killed")
 	}
 	t.Logf("kill -9 to a running replacement: %v", time.Since(killed))
+	// The engine reaps what it started: the old replica's init, helpers.
+	time.Sleep(300 * time.Millisecond)
+	if z := zombiesOf(c.enginePid()); len(z) > 0 {
+		t.Errorf("the engine leaves zombie children: %v", z)
+	}
 	if rc := c.must("inspect", "-f", `{{index .Config.Labels "io.berth.restart-count"}}`, "heal-web-1"); strings.TrimSpace(rc) != "1" {
 		t.Errorf("restart count label %q, want 1", rc)
 	}
@@ -250,6 +255,27 @@ services:
 	if !strings.HasPrefix(out, strings.TrimSpace(stopped)+" false") {
 		t.Errorf("a stopped replica was restarted: %q", out)
 	}
+}
+
+// zombiesOf lists the zombie children of pid.
+func zombiesOf(pid int) []string {
+	var out []string
+	procs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) > 1 && f[0] == "Z" && f[1] == strconv.Itoa(pid) {
+			out = append(out, string(b[:i+1]))
+		}
+	}
+	return out
 }
 
 // waitReplaced waits up to d for the container name to run in another
