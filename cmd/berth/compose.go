@@ -120,6 +120,7 @@ func newComposeTree(g *globalOptions) *cobra.Command {
 		newComposePortCmd(g), newComposeImagesCmd(g),
 		newComposeStopCmd(g), newComposeStartCmd(g), newComposeRestartCmd(g), newComposeKillCmd(g),
 		newComposeRmCmd(g), newComposePauseCmd(g, "pause"), newComposePauseCmd(g, "unpause"),
+		newComposeExecCmd(g), newComposeScaleCmd(g), newComposeWaitCmd(g),
 	)
 	parent := &cobra.Command{Use: "berth", SilenceUsage: true, SilenceErrors: true}
 	parent.AddCommand(root)
