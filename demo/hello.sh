@@ -15,7 +15,7 @@ echo "\$ examples/hello/build.sh      # two static Go binaries, into a copy of t
 "$repo/examples/hello/build.sh" "$work/hello"
 cd "$work/hello"
 export BERTH_ENGINE_IDLE=2s # the engine leaves once down has taken its last stack
-b up -d                     # builds the images (FROM scratch), then starts the replicas
+b up -d --wait  # builds the images (FROM scratch), starts counter, then web once counter is healthy
 ports="8080 8081 8082"
 for p in $ports; do
 	for _ in $(seq 100); do fetch "http://127.0.0.1:$p/healthz" >/dev/null && break; sleep 0.05; done

@@ -46,7 +46,19 @@ printf 'root:x:0:0:root:/root:/bin/sh\nwww:x:33:33:www:/www:/bin/sh\n' >"$rootfs
 printf 'root:x:0:\nwww:x:33:\n' >"$rootfs/etc/group"
 echo '<h1>hello from a berth container</h1>' >"$rootfs/www/index.html"
 
-b() { echo "\$ berth $*"; "$BERTH" --root "$root" "$@"; }
+# b ARGS: berth ARGS, shown first as a shell would take them (quoted where
+# they must be)
+b() {
+	local a out='$ berth'
+	for a in "$@"; do
+		case $a in
+		'' | *[!A-Za-z0-9_./:=@%+,-]*) out+=" '${a//\'/\'\\\'\'}'" ;;
+		*) out+=" $a" ;;
+		esac
+	done
+	echo "$out"
+	"$BERTH" --root "$root" "$@"
+}
 
 echo "== its own hostname, PID 1, capabilities"
 b run --rm --hostname demo --rootfs "$rootfs" -- sh -c 'hostname; ps; grep -E "CapEff|NoNewPrivs" /proc/self/status'

@@ -19,8 +19,8 @@ var helloPage = regexp.MustCompile(`^Hello from (\S+) — visit number (\d+)\n$`
 // TestExample_Hello brings up examples/hello as its README tells a user
 // to: build.sh makes the two static binaries (here into a copy of the
 // example, so the checkout stays clean), berth up -d builds the FROM
-// scratch images and starts counter and three web replicas, each on its
-// own host port. Every replica answers with its own hostname and one
+// scratch images and starts counter, then (once it is healthy) three web
+// replicas, each on its own host port. Every replica answers with its own hostname and one
 // shared count, found through the counter's service name; a replica whose
 // process is killed is replaced by the engine (restart: always).
 func TestExample_Hello(t *testing.T) {
@@ -41,6 +41,10 @@ func TestExample_Hello(t *testing.T) {
 		t.Fatalf("up: exit %d\n%s", code, errOut)
 	}
 	t.Logf("built and up in %v", time.Since(start).Round(time.Millisecond))
+	// web waits for counter's health check (depends_on: service_healthy),
+	// and each answers its own, the binary checking itself.
+	c.waitHealthy("hello-counter-1")
+	c.waitHealthy("hello-web-1")
 
 	hosts := map[string]bool{}
 	last := 0
@@ -94,16 +98,37 @@ func TestExample_Hello(t *testing.T) {
 }
 
 // helloVisit fetches examples/hello's page on a published port and
-// returns the hostname and visit number it names.
+// returns the hostname and visit number it names. A replica just started
+// may not listen yet, or not yet find the counter: that is tried again for
+// a few seconds.
 func (c *cli) helloVisit(port int) (string, int) {
 	c.t.Helper()
-	page, err := c.httpGetReady(fmt.Sprintf("http://127.0.0.1:%d/", port))
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	var page string
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if page, err = c.httpGetReady(url); err == nil {
+			break
+		}
+	}
 	m := helloPage.FindStringSubmatch(page)
 	if err != nil || m == nil {
-		c.t.Fatalf("GET http://127.0.0.1:%d/: %v, page %q", port, err, page)
+		c.t.Fatalf("GET %s: %v, page %q", url, err, page)
 	}
 	n, _ := strconv.Atoi(m[2])
 	return m[1], n
+}
+
+// waitHealthy waits for a container's health check to pass.
+func (c *cli) waitHealthy(name string) {
+	c.t.Helper()
+	var status string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if status = strings.TrimSpace(c.must("inspect", "-f", "{{.State.Health.Status}}", name)); status == "healthy" {
+			return
+		}
+	}
+	c.t.Errorf("%s's health check: %q after 10 s, want healthy", name, status)
 }
 
 // workloadPid is the pid of a running container's workload: the child of
