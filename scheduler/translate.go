@@ -198,3 +198,23 @@ func portFor(p spec.PortBinding, n int) (string, error) {
 	}
 	return host + strconv.Itoa(int(p.ContainerPort)) + "/" + p.Protocol, nil
 }
+
+// OneOffSpec translates a one-off container of svc (`compose run`), named
+// name: the service's image, command, env, mounts and networks, labelled
+// oneoff so that plans leave it be (no restart, no removal as an orphan).
+// It answers in DNS by its own name only: the service's aliases would
+// send the service's traffic to it. Ports are replica 1's; `compose run`
+// keeps them only with --service-ports.
+func OneOffSpec(st *spec.Stack, svc *spec.Service, name string, imageID string) (ContainerSpec, error) {
+	c, err := containerSpec(st, svc, 1, imageID, RestartState{})
+	if err != nil {
+		return c, err
+	}
+	c.Name = name
+	c.Labels[LabelOneoff] = "True"
+	for i := range c.Networks {
+		// A fixed address is the replica's; the one-off takes a free one.
+		c.Networks[i].Aliases, c.Networks[i].IP = nil, netip.Addr{}
+	}
+	return c, nil
+}
