@@ -511,3 +511,49 @@ services:
 		t.Errorf("%d containers after the update, want 3", len(all))
 	}
 }
+
+// up in the foreground follows the replicas' logs, prefixed, and Ctrl-C
+// stops the stack (which the engine then leaves stopped).
+func TestCLI_StackUpForeground(t *testing.T) {
+	c := newCLI(t)
+	c.must("image", "import", busyboxTar(t, c.rootfs), "bb")
+	dir := c.stackDir(`name: fg
+services:
+  web:
+    image: bb
+    command: ["sh", "-c", "echo hello from $$(hostname); exec sleep 1000"]
+    restart: always
+    deploy:
+      replicas: 2
+`)
+	f := filepath.Join(dir, "compose.yaml")
+	t.Cleanup(func() { c.run("down", "-t", "0", "-f", f) })
+	up := c.command("up", "-f", f)
+	var out, errOut syncBuffer
+	up.Stdout, up.Stderr = &out, &errOut
+	if err := up.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if strings.Count(out.String(), "| hello from") == 2 {
+			break
+		}
+	}
+	if got := out.String(); !strings.Contains(got, "web-1 | hello from") || !strings.Contains(got, "web-2 | hello from") {
+		t.Errorf("up's output:\n%s\n%s", got, errOut.String())
+	}
+	// nsenter execs berth: the pid is berth's.
+	if err := up.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if err := up.Wait(); err != nil {
+		t.Errorf("up after Ctrl-C: %v\n%s", err, errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "Gracefully stopping") {
+		t.Errorf("no graceful stop:\n%s", errOut.String())
+	}
+	time.Sleep(300 * time.Millisecond)
+	if running := c.must("ps", "-q"); running != "" {
+		t.Errorf("containers run after Ctrl-C: %q", running)
+	}
+}

@@ -153,58 +153,31 @@ func progressPrinterFor(w io.Writer) func(scheduler.Event) {
 	}
 }
 
-// attach follows the logs of the stack's running replicas with
-// "service-n |" prefixes until they all end or Ctrl-C, which stops the
-// stack (a second Ctrl-C kills it), as docker compose up does.
+// attach follows the logs of the stack's replicas with "service-n |"
+// prefixes, picking up replicas the engine adds or replaces, until
+// Ctrl-C, which stops the stack (a second Ctrl-C kills it), as docker
+// compose up does.
 func attach(ctx context.Context, g *globalOptions, h *stackHost, st *spec.Stack, out, errOut io.Writer) error {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM)
 	defer signal.Stop(sigs)
-	rs, err := h.Replicas(ctx, st.Name)
+	p := &composeProject{name: st.Name, st: st}
+	cs, err := p.containers(h.m, nil)
 	if err != nil {
 		return err
 	}
-	width := 0
-	for _, r := range rs {
-		width = max(width, len(logPrefix(r)))
-	}
 	var names []string
-	for _, r := range rs {
-		names = append(names, r.Name)
+	for _, c := range cs {
+		names = append(names, c.Name())
 	}
 	fmt.Fprintf(out, "Attaching to %s\n", strings.Join(names, ", "))
+	lp := &logPrinter{stdout: out, stderr: errOut, color: isTerminal(out), colors: map[string]string{}}
 	lctx, stopLogs := context.WithCancel(ctx)
-	defer stopLogs()
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, r := range rs {
-		c, err := h.m.Get(r.ID)
-		if err != nil || r.State != scheduler.StateRunning {
-			continue
-		}
-		prefix := fmt.Sprintf("%-*s | ", width, logPrefix(r))
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_ = h.m.ReadLogs(lctx, c, runtime.LogOptions{Follow: true, Tail: -1}, func(e runtime.LogEntry) {
-				mu.Lock()
-				defer mu.Unlock()
-				fmt.Fprint(out, prefix+e.Log)
-				if !strings.HasSuffix(e.Log, "\n") {
-					fmt.Fprintln(out)
-				}
-			})
-			mu.Lock()
-			fmt.Fprintf(out, "%s exited\n", r.Name)
-			mu.Unlock()
-		}()
-	}
-	ended := make(chan struct{})
-	go func() { wg.Wait(); close(ended) }()
+	followed := make(chan error, 1)
+	go func() { followed <- followStack(lctx, h.m, p, nil, cs, -1, lp) }()
 	select {
-	case <-ended:
-		return nil
 	case <-sigs:
+	case <-ctx.Done():
 	}
 	fmt.Fprintln(errOut, "Gracefully stopping... (press Ctrl+C again to force)")
 	stopCtx, kill := context.WithCancel(context.Background())
@@ -217,12 +190,9 @@ func attach(ctx context.Context, g *globalOptions, h *stackHost, st *spec.Stack,
 	}()
 	err = stopStack(stopCtx, h, st, errOut)
 	kill()
-	<-ended
+	stopLogs()
+	<-followed
 	return err
-}
-
-func logPrefix(r scheduler.Replica) string {
-	return r.Service + "-" + strconv.Itoa(r.Number)
 }
 
 // stopStack stops every running replica of st; when ctx ends (a second
