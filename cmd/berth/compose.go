@@ -121,6 +121,7 @@ func newComposeTree(g *globalOptions) *cobra.Command {
 		newComposeStopCmd(g), newComposeStartCmd(g), newComposeRestartCmd(g), newComposeKillCmd(g),
 		newComposeRmCmd(g), newComposePauseCmd(g, "pause"), newComposePauseCmd(g, "unpause"),
 		newComposeExecCmd(g), newComposeScaleCmd(g), newComposeWaitCmd(g),
+		newComposeBuildCmd(g), newComposePullCmd(g),
 	)
 	parent := &cobra.Command{Use: "berth", SilenceUsage: true, SilenceErrors: true}
 	parent.AddCommand(root)
