@@ -28,6 +28,12 @@ type cgroup interface {
 	// OOMEventsPath is the file whose "oom_kill N" line counts OOM kills in
 	// the group: memory.oom_control on v1, memory.events on v2.
 	OOMEventsPath() string
+	// Freeze stops every process of the container, the init included,
+	// and returns once all of them have stopped (pause).
+	Freeze() error
+	// Thaw lets them run again (unpause). Thawing a group that is not
+	// frozen, or is gone, succeeds.
+	Thaw() error
 	// Delete removes the group. The processes in it must have exited;
 	// deleting a group that is already gone succeeds.
 	Delete() error

@@ -33,6 +33,8 @@ type v1Host struct {
 	// memory, cpu, pids and devices are the mount points of the
 	// hierarchies of those controllers, which berth writes settings to.
 	memory, cpu, pids, devices string
+	// freezer is the mount point of the freezer hierarchy (pause).
+	freezer string
 	// memsw tells whether the kernel accounts swap per group (swapaccount=1),
 	// so memory.memsw.limit_in_bytes can cap memory plus swap.
 	memsw bool
@@ -66,6 +68,8 @@ func probeV1(root string) (v1Host, error) {
 			h.pids = dir
 		case "devices":
 			h.devices = dir
+		case "freezer":
+			h.freezer = dir
 		}
 		var st unix.Stat_t
 		if err := unix.Stat(dir, &st); err != nil {

@@ -21,6 +21,9 @@ func (m *Manager) Kill(c *Container, sig unix.Signal) error {
 	if !c.State.Running {
 		return fmt.Errorf("container %s: %w", c.Name(), ErrNotRunning)
 	}
+	// A paused container is signalled, then thawed, as Docker does: the
+	// signal waits, pending, for the processes to run again (pause.go).
+	defer m.thawIfPaused(c)
 	if sig != unix.SIGKILL {
 		if err := unix.Kill(c.State.Pid, sig); err != nil {
 			return fmt.Errorf("signalling container %s: %w", c.Name(), err)

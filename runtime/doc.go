@@ -47,6 +47,10 @@
 //     /berth/<id>.init, and steps into /berth/<id> just for the fork. The
 //     cgroup namespace is entered after that step, so the workload sees
 //     its groups as "/".
+//   - Pause freezes the whole container through the cgroup freezer, the
+//     init included, as Docker freezes its container's init: exec is
+//     refused and health checks wait while paused, and kill, stop and rm
+//     thaw the container after signalling it (pause.go).
 //   - cgroups are written directly (cgroup_fs.go: mkdir, and one small write
 //     per setting), not through github.com/containerd/cgroups, because
 //     linking that library cost every berth process, `berth --help`

@@ -18,6 +18,10 @@ var (
 	ErrRunning = errors.New("container is running")
 	// ErrNotRunning: the operation needs a running container.
 	ErrNotRunning = errors.New("container is not running")
+	// ErrPaused: the container is paused (exec), or already is (pause).
+	ErrPaused = errors.New("container is paused")
+	// ErrNotPaused: unpause of a container that is not paused.
+	ErrNotPaused = errors.New("container is not paused")
 	// ErrNotRoot: berth needs root to create namespaces and cgroups.
 	ErrNotRoot = errors.New("berth must run as root")
 	// ErrNamespaces: the kernel refused to create a container's namespaces.

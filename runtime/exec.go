@@ -77,6 +77,11 @@ func (m *Manager) Exec(ctx context.Context, c *Container, cfg ExecConfig, stdio 
 	if !c.State.Running {
 		return ExitSetupFailed, &notRunningError{c.Name()}
 	}
+	if err := refuseIfPaused(c, "exec in"); err != nil {
+		// The frozen init could not fork the process: docker exec
+		// refuses a paused container too.
+		return ExitSetupFailed, err
+	}
 	if len(cfg.Args) == 0 || cfg.Args[0] == "" {
 		return ExitSetupFailed, &ExecError{c.Name(), ExitSetupFailed, errors.New("no command given")}
 	}

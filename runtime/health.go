@@ -107,6 +107,11 @@ func (m *Manager) CheckHealth(ctx context.Context, c *Container) (*Health, error
 	if hc == nil || len(hc.Test) == 0 {
 		return nil, errors.New("container " + c.Name() + " has no health check")
 	}
+	if c.State.Paused {
+		// Its init cannot run the check, and a pause is no failure of
+		// the container's: its health stays as it was (pause.go).
+		return readHealth(c.Dir), nil
+	}
 	var args []string
 	switch hc.Test[0] {
 	case "CMD":

@@ -17,14 +17,20 @@ import (
 const (
 	StatusCreated = "created"
 	StatusRunning = "running"
-	StatusExited  = "exited"
+	// StatusPaused is a running container whose processes are frozen
+	// (Pause): Running stays true, as in Docker.
+	StatusPaused = "paused"
+	StatusExited = "exited"
 )
 
 // State is what a container is doing now, worked out from its directory
 // and the kernel on every read: never from what some process remembers.
 type State struct {
-	Status     string    `json:"Status"`
-	Running    bool      `json:"Running"`
+	Status  string `json:"Status"`
+	Running bool   `json:"Running"`
+	// Paused is read from the container's freezer on every read: true
+	// after Pause until Unpause (or a kill, stop or rm, which thaw).
+	Paused     bool      `json:"Paused"`
 	Pid        int       `json:"Pid"` // the init's pid on the host; 0 unless running
 	ExitCode   int       `json:"ExitCode"`
 	OOMKilled  bool      `json:"OOMKilled"`
@@ -76,6 +82,9 @@ func readState(dir string) State {
 	}
 	if alive(s.Pid, s.PidStart) {
 		st.Status, st.Running, st.Pid = StatusRunning, true, s.Pid
+		if cgroupFrozen(filepath.Base(dir)) {
+			st.Status, st.Paused = StatusPaused, true
+		}
 		return st
 	}
 	// The init died without a word: it was SIGKILLed (or OOM-killed)

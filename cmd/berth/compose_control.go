@@ -187,29 +187,56 @@ func confirmRemoval(in io.Reader, w io.Writer, cs []*runtime.Container) bool {
 	return strings.EqualFold(strings.TrimSpace(answer), "y")
 }
 
-// errPauseUnsupported says why pause and unpause fail: the runtime has no
-// freezer support, and pretending would leave the processes running.
-var errPauseUnsupported = errors.New("not supported yet: berth's runtime cannot freeze a container's cgroup (the cgroup freezer is not wired in); stop the services with `berth compose stop` meanwhile")
-
+// newComposePauseCmd is docker compose pause and unpause: the services'
+// running containers are frozen (runtime/pause.go), or the paused ones
+// thawed. The engine counts a paused replica as running, so it neither
+// replaces it nor starts another.
 func newComposePauseCmd(g *globalOptions, verb string) *cobra.Command {
 	o := &composeControlOptions{}
-	short := "Pause the stack's running containers (not supported yet)"
+	short := "Pause the stack's running containers (berth compose unpause resumes them)"
 	if verb == "unpause" {
-		short = "Unpause the stack's paused containers (not supported yet)"
+		short = "Unpause the stack's paused containers"
 	}
 	cmd := &cobra.Command{
 		Use:   verb + " [SERVICE...]",
 		Short: short,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, p, _, _, err := o.open(cmd, g, args, false); err != nil {
+			_, _, m, cs, err := o.open(cmd, g, args, false)
+			if err != nil {
 				return err
-			} else {
-				return fmt.Errorf("%s of stack %q: %w", verb, p.name, errPauseUnsupported)
 			}
+			return pauseContainers(m, cs, verb == "pause", cmd.ErrOrStderr())
 		},
 	}
 	registerStackFlags(cmd, &o.stack, true)
 	return cmd
+}
+
+// pauseContainers pauses the running containers of cs (pause), or
+// unpauses the paused ones, with compose's progress lines.
+func pauseContainers(m *runtime.Manager, cs []*runtime.Container, pause bool, errOut io.Writer) error {
+	var errs []error
+	for _, c := range cs {
+		if pause && (!c.State.Running || c.State.Paused) || !pause && !c.State.Paused {
+			continue
+		}
+		if pause {
+			progress(errOut, c, "Pausing")
+			if err := m.Pause(c); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			progress(errOut, c, "Paused")
+			continue
+		}
+		progress(errOut, c, "Unpausing")
+		if err := m.Unpause(c); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		progress(errOut, c, "Unpaused")
+	}
+	return errors.Join(errs...)
 }
 
 // open finds the project and the containers of the services asked for.

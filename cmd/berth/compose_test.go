@@ -293,7 +293,7 @@ services:
 }
 
 // stop, start, restart, kill and rm act on the stack's containers; start
-// replaces an exited replica; pause says it is not supported.
+// replaces an exited replica (pause and unpause: pause_test.go).
 func TestCLI_ComposeStopStartRestartRm(t *testing.T) {
 	c := newCLI(t)
 	_, f := c.composeStack(fmt.Sprintf(`name: cctl
@@ -372,10 +372,6 @@ services:
 		t.Errorf("start with no containers: exit %d, %s", code, errOut)
 	}
 
-	_, errOut, code = c.run("compose", "-f", f, "pause")
-	if code != 1 || !strings.Contains(errOut, "not supported yet") {
-		t.Errorf("pause: exit %d, %s", code, errOut)
-	}
 	if _, _, code := c.run("compose", "nosuch"); code != 2 {
 		t.Errorf("compose nosuch: exit %d, want 2", code)
 	}

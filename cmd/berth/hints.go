@@ -28,6 +28,7 @@ var hints = []struct {
 	{is(runtime.ErrNameInUse), "remove the other container (berth rm -f NAME) or choose another --name"},
 	{is(runtime.ErrRunning), "stop it first (berth stop NAME), or force it with -f"},
 	{is(runtime.ErrNotRunning), "start a new one with: berth run"},
+	{is(runtime.ErrPaused), "unpause it first: berth unpause NAME"},
 	{is(volume.ErrNotFound), "list volumes with: berth volume ls"},
 	{is(network.ErrNotFound), "list networks with: berth network ls; make one with: berth network create NAME\n(the default network, bridge, is made by the first berth run without --network)"},
 	{is(network.ErrExists), "choose another name, or remove that network first: berth network rm NAME"},

@@ -226,7 +226,7 @@ func newInspectView(c *runtime.Container, vols volumeKind) inspectView {
 		ID: c.ID, Created: c.Created, Path: cfg.Args[0], Args: cfg.Args[1:],
 		Name: "/" + c.Name(), LogPath: c.LogPath(),
 		State: inspectState{
-			Status: c.State.Status, Running: c.State.Running, OOMKilled: c.State.OOMKilled,
+			Status: c.State.Status, Running: c.State.Running, Paused: c.State.Paused, OOMKilled: c.State.OOMKilled,
 			Pid: c.State.Pid, ExitCode: c.State.ExitCode, Error: c.State.Error,
 			StartedAt: dockerTime(c.State.StartedAt), FinishedAt: dockerTime(c.State.FinishedAt),
 			Health: c.State.Health,

@@ -126,6 +126,9 @@ func newPsRow(c *runtime.Container, now time.Time, noTrunc bool) psRow {
 // statusText reads like Docker's STATUS column.
 func statusText(s runtime.State, now time.Time) string {
 	switch s.Status {
+	case runtime.StatusPaused:
+		// Docker's words, health left out as Docker leaves it.
+		return "Up " + units.HumanDuration(now.Sub(s.StartedAt)) + " (Paused)"
 	case runtime.StatusRunning:
 		up := "Up " + units.HumanDuration(now.Sub(s.StartedAt))
 		if s.Health != nil {

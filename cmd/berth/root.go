@@ -61,7 +61,8 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().BoolVar(&g.debug, "debug", false, "log what berth does to stderr")
 	root.AddCommand(
 		newRunCmd(g), newPsCmd(g), newLogsCmd(g), newStopCmd(g), newKillCmd(g),
-		newExecCmd(g),
+		newExecCmd(g), newPauseCmd(g), newUnpauseCmd(g),
+		newCpCmd(g),
 		newRmCmd(g), newInspectCmd(g), newWaitCmd(g), newReapCmd(g),
 		newImageCmd(g), newImagesCmd(g, "images"), newRmiCmd(g, "rmi"), newTagCmd(g),
 		newLoadCmd(g), newSaveCmd(g), newCommitCmd(g), newHistoryCmd(g),
