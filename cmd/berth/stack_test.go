@@ -189,6 +189,14 @@ services:
 	if got := c.must("inspect", "-f", "{{.Id}}", "bs-app-1"); got != id {
 		t.Errorf("an unchanged rebuild recreated the container:\n%s", errOut)
 	}
+	// down --rmi local takes the image the stack built, not its base.
+	c.must("down", "--rmi", "local", "-f", f)
+	if img := c.must("images", "-q", "bs-app"); strings.TrimSpace(img) != "" {
+		t.Error("bs-app is still there after down --rmi local")
+	}
+	if img := c.must("images", "-q", "bb"); strings.TrimSpace(img) == "" {
+		t.Error("down --rmi local took the base image bb too")
+	}
 }
 
 // The engine replaces a replica whose process is killed (restart:

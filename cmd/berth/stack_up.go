@@ -230,6 +230,7 @@ type downOptions struct {
 	volumes       bool
 	timeout       int
 	removeOrphans bool
+	rmi           string
 }
 
 func newDownCmd(g *globalOptions) *cobra.Command {
@@ -254,14 +255,23 @@ func newDownCmd(g *globalOptions) *cobra.Command {
 			if cmd.Flags().Changed("timeout") {
 				req.Timeout = &o.timeout
 			}
-			_, err = engine.Down(cmd.Context(), req, apiProgress(cmd.ErrOrStderr()))
-			return err
+			if o.rmi != "" && o.rmi != "local" && o.rmi != "all" {
+				return &exitError{code: 2, err: fmt.Errorf("--rmi %q: local or all", o.rmi)}
+			}
+			if _, err = engine.Down(cmd.Context(), req, apiProgress(cmd.ErrOrStderr())); err != nil {
+				return err
+			}
+			if o.rmi != "" {
+				return removeStackImages(g, st, o.rmi == "all", cmd.ErrOrStderr())
+			}
+			return nil
 		},
 	}
 	o.stack.register(cmd)
 	f := cmd.Flags()
 	f.BoolVarP(&o.volumes, "volumes", "v", false, "also remove the stack's named volumes and its containers' anonymous ones")
 	f.IntVarP(&o.timeout, "timeout", "t", 0, "seconds to wait for each container to stop before killing it (default: its stop_grace_period)")
+	f.StringVar(&o.rmi, "rmi", "", `also remove the services' images: "local" those built without an image: name, "all" every one`)
 	f.BoolVar(&o.removeOrphans, "remove-orphans", false, "accepted for compose's scripts: down removes every container of the stack, orphans too")
 	return cmd
 }
@@ -316,4 +326,47 @@ func waitUp(ctx context.Context, g *globalOptions, st *spec.Stack, services []st
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// removeStackImages is down --rmi: the images of st's services, those
+// built under berth's own name (<stack>-<service>) or, with all, every
+// one. An image another container still uses stays, with a warning.
+func removeStackImages(g *globalOptions, st *spec.Stack, all bool, errOut io.Writer) error {
+	s, err := newImageStore(g)
+	if err != nil {
+		return err
+	}
+	m, err := newManager(g)
+	if err != nil {
+		return err
+	}
+	users, err := imageUsers(m)
+	if err != nil {
+		return err
+	}
+	done := map[string]bool{}
+	for _, name := range st.ServiceNames() {
+		svc := st.Services[name]
+		if !all && svc.Image != "" {
+			continue // named in the file: not the stack's own
+		}
+		ref := scheduler.ImageName(st, svc)
+		if done[ref] {
+			continue
+		}
+		done[ref] = true
+		img, err := s.Get(ref)
+		if err != nil {
+			continue // not there: nothing to remove
+		}
+		if u := users[img.ID]; u != "" {
+			fmt.Fprintf(errOut, "warning: image %s stays: container %s uses it\n", ref, u)
+			continue
+		}
+		if err := s.Remove(ref); err != nil {
+			return fmt.Errorf("removing image %s: %w", ref, err)
+		}
+		fmt.Fprintf(errOut, " Image %s  Removed\n", ref)
+	}
+	return nil
 }
