@@ -37,10 +37,9 @@ func newCommitCmd(g *globalOptions) *cobra.Command {
 more holding what the container added, changed and deleted, with the image's
 config changed by the -c instructions. Prints the new image's ID.
 
-A running container is not paused (berth cannot pause containers yet, so
---pause is refused): it goes on running while its changes are read, so files
-it writes meanwhile may be caught half-written. Stop it first for a
-consistent copy.`,
+A running container is paused while its changes are read (as docker commit
+does; --pause=false lets it run on, at the risk of files caught
+half-written).`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := ""
@@ -59,7 +58,7 @@ consistent copy.`,
 	f.StringArrayVarP(&o.changes, "change", "c", nil, "apply a Dockerfile instruction to the image's config: CMD, ENTRYPOINT, ENV, EXPOSE, HEALTHCHECK, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME or WORKDIR (repeatable)")
 	f.StringVarP(&o.message, "message", "m", "", "commit message, the history entry's comment")
 	f.StringVarP(&o.author, "author", "a", "", `author (e.g. "Jane Doe <jane@example.com>")`)
-	f.BoolVarP(&o.pause, "pause", "p", false, "pause the container while committing: not available yet (berth cannot pause containers)")
+	f.BoolVarP(&o.pause, "pause", "p", true, "pause a running container while its changes are read")
 	return cmd
 }
 
@@ -76,9 +75,6 @@ var containerMountStubs = []string{"proc", "sys", "dev", "etc/hostname", "etc/ho
 // commitContainer stores the container ref's changes as a layer on its
 // image's and writes the image, named name when that is not empty.
 func commitContainer(ctx context.Context, g *globalOptions, o *commitOptions, ref, name string) (*image.Image, error) {
-	if o.pause {
-		return nil, &exitError{code: 2, err: errors.New("--pause: berth cannot pause a container yet; commit without it (a running container keeps running while its changes are read), or stop the container first")}
-	}
 	if name != "" {
 		if _, err := image.NormalizeName(name); err != nil {
 			return nil, &exitError{code: 2, err: fmt.Errorf("image name %q: %w", name, err)}
@@ -105,6 +101,16 @@ func commitContainer(ctx context.Context, g *globalOptions, o *commitOptions, re
 	}
 	if err := applyChanges(&cfg.Config, o.changes); err != nil {
 		return nil, err
+	}
+	if o.pause && c.State.Running && !c.State.Paused {
+		if err := m.Pause(c); err != nil {
+			return nil, fmt.Errorf("committing container %s: %w", c.Name(), err)
+		}
+		defer func() {
+			if err := m.Unpause(c); err != nil {
+				fmt.Fprintf(os.Stderr, "warning: unpausing %s after the commit: %v\n", c.Name(), err)
+			}
+		}()
 	}
 	layer, err := addContainerLayer(ctx, s, c, layers)
 	if err != nil {

@@ -105,10 +105,14 @@ func TestCLI_CommitNothingChangedRunningAndErrors(t *testing.T) {
 			t.Fatal("the container did not get ready")
 		}
 	}
-	c.must("commit", "live", "bb:live")
+	c.must("commit", "live", "bb:live") // paused meanwhile, and running again after
 	if out := c.must("run", "--rm", "bb:live", "cat", "/live"); out != "x\n" {
 		t.Errorf("the running container's file in its commit: %q", out)
 	}
+	if st := strings.TrimSpace(c.must("inspect", "-f", "{{.State.Status}}", "live")); st != "running" {
+		t.Errorf("after the commit the container is %q, want running (unpaused)", st)
+	}
+	c.must("commit", "--pause=false", "live", "bb:live2")
 	c.must("rm", "-f", "live")
 
 	c.must("run", "--name", "plain", "--rootfs", c.rootfs, "true")
@@ -119,7 +123,6 @@ func TestCLI_CommitNothingChangedRunningAndErrors(t *testing.T) {
 		msg  string
 	}{
 		{"a --rootfs container", []string{"commit", "plain"}, 1, "--rootfs"},
-		{"pause", []string{"commit", "--pause", "idle"}, 2, "cannot pause"},
 		{"RUN", []string{"commit", "-c", "RUN true", "idle"}, 2, "RUN cannot be changed by commit"},
 		{"no such container", []string{"commit", "nope"}, 1, "no such container"},
 		{"bad name", []string{"commit", "idle", "Bad:Name:x"}, 2, "Bad:Name:x"},
