@@ -122,6 +122,7 @@ func newComposeTree(g *globalOptions) *cobra.Command {
 		newComposeRmCmd(g), newComposePauseCmd(g, "pause"), newComposePauseCmd(g, "unpause"),
 		newComposeExecCmd(g), newComposeScaleCmd(g), newComposeWaitCmd(g),
 		newComposeBuildCmd(g), newComposePullCmd(g),
+		newComposeCpCmd(g),
 		newComposeRunCmd(g), newComposeEventsCmd(g),
 	)
 	parent := &cobra.Command{Use: "berth", SilenceUsage: true, SilenceErrors: true}

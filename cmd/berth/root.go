@@ -62,6 +62,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newRunCmd(g), newPsCmd(g), newLogsCmd(g), newStopCmd(g), newKillCmd(g),
 		newExecCmd(g), newPauseCmd(g), newUnpauseCmd(g),
+		newCpCmd(g),
 		newRmCmd(g), newInspectCmd(g), newWaitCmd(g), newReapCmd(g),
 		newImageCmd(g), newImagesCmd(g, "images"), newRmiCmd(g, "rmi"), newTagCmd(g),
 		newLoadCmd(g), newSaveCmd(g), newCommitCmd(g), newHistoryCmd(g),
