@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -13,11 +14,19 @@ import (
 // restart: always.
 func TestCLI_ComposeRun(t *testing.T) {
 	c := newCLI(t)
-	_, f := c.composeStack(`name: crun
+	dbPort, sitePort, extraPort := c.freePort(), c.freePort(), c.freePort()
+	_, f := c.composeStack(fmt.Sprintf(`name: crun
 services:
   db:
     image: bb
     command: ["sh", "-c", "mkdir -p /www && echo from db > /www/index.html && exec httpd -f -p 80 -h /www"]
+    ports: ["127.0.0.1:%d:80"]
+  site:
+    image: bb
+    command: ["sh", "-c", "mkdir -p /www && echo from site > /www/index.html && exec httpd -f -p 80 -h /www"]
+    ports: ["127.0.0.1:%d:80"]
+    deploy:
+      replicas: 0
   app:
     image: bb
     command: ["sleep", "1000"]
@@ -26,7 +35,7 @@ services:
       GREETING: hi
     volumes: ["/scratch"]
     depends_on: [db]
-`)
+`, dbPort, sitePort))
 	run := func(args ...string) (string, string, int) {
 		t.Helper()
 		return c.run(append([]string{"compose", "-f", f, "run"}, args...)...)
@@ -96,8 +105,23 @@ services:
 			t.Errorf("one-off %s after its exit: %q, want it left exited", n, st)
 		}
 	}
-	if got := c.must("compose", "-f", f, "ps", "--services"); got != "app\ndb\n" {
+	if got := c.must("compose", "-f", f, "ps", "--services", "app", "db"); got != "app\ndb\n" {
 		t.Errorf("services running after the one-offs: %q", got)
+	}
+
+	// Ports: the service's only with --service-ports (db's would clash
+	// with db-1's), -p's always.
+	if _, errOut, code := run("-d", "--name", "once-db", "-p", fmt.Sprintf("127.0.0.1:%d:80", extraPort), "db"); code != 0 {
+		t.Fatalf("run -d -p db: exit %d, %s", code, errOut)
+	}
+	if got, err := c.httpGetReady(fmt.Sprintf("http://127.0.0.1:%d/", extraPort)); err != nil || got != "from db\n" {
+		t.Errorf("run -p: the one-off's port serves %q, %v", got, err)
+	}
+	if _, errOut, code := run("-d", "--name", "once-site", "--service-ports", "site"); code != 0 {
+		t.Fatalf("run -d --service-ports site: exit %d, %s", code, errOut)
+	}
+	if got, err := c.httpGetReady(fmt.Sprintf("http://127.0.0.1:%d/", sitePort)); err != nil || got != "from site\n" {
+		t.Errorf("run --service-ports: the service's port serves %q, %v", got, err)
 	}
 
 	if _, errOut, code := run("nosuch", "true"); code != 1 || !strings.Contains(errOut, `no such service: "nosuch"`) {
