@@ -3,9 +3,12 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/creack/pty"
 )
 
 // compose run: a one-off of the service's config on the stack's network,
@@ -168,5 +171,35 @@ services:
 	// after `up -d cache`: its record is the whole stack.)
 	if got := c.must("compose", "-f", f, "ps", "--services", "cache", "db"); got != "cache\ndb\n" {
 		t.Errorf("running after run app: %q, want its dependencies cache and db", got)
+	}
+}
+
+// On a terminal compose run gives the one-off a terminal of its own, as
+// docker compose run does; -T does not.
+func TestCLI_ComposeRunTTY(t *testing.T) {
+	c := newCLI(t)
+	_, f := c.composeStack(`name: crtty
+services:
+  app:
+    image: bb
+    command: ["sleep", "1000"]
+`)
+	onTerminal := func(args ...string) string {
+		t.Helper()
+		cmd := c.command(append([]string{"compose", "-f", f, "run", "--rm"}, args...)...)
+		ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 33, Cols: 101})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ptmx.Close()
+		out, _ := io.ReadAll(ptmx) // EIO once the CLI exits
+		_ = cmd.Wait()
+		return strings.ReplaceAll(string(out), "\r", "")
+	}
+	if got := onTerminal("app", "sh", "-c", "tty; stty size"); !strings.Contains(got, "/dev/pts/0") || !strings.Contains(got, "33 101") {
+		t.Errorf("compose run on a terminal: %q, want /dev/pts/0 and the size 33 101", got)
+	}
+	if got := onTerminal("-T", "app", "tty"); !strings.Contains(got, "not a tty") {
+		t.Errorf("compose run -T: %q, want no terminal", got)
 	}
 }
