@@ -28,11 +28,16 @@ import (
 // hold them; hard links are copied as separate files.
 func writeCpTar(w io.Writer, src, name string, follow bool) error {
 	tw := tar.NewWriter(w)
-	stat := os.Lstat
 	if follow {
-		stat = os.Stat
+		// Resolved once, up front: every open below refuses symlinks.
+		// In a container's root the kernel keeps this inside it.
+		resolved, err := filepath.EvalSymlinks(src)
+		if err != nil {
+			return err
+		}
+		src = resolved
 	}
-	fi, err := stat(src)
+	fi, err := os.Lstat(src)
 	if err != nil {
 		return err
 	}

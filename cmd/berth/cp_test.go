@@ -127,6 +127,23 @@ func TestCLI_Cp(t *testing.T) {
 				t.Errorf("cp out: owner %v, want the caller's, 0:0", st)
 			}
 
+			// -L follows SRC itself; without it the symlink is copied.
+			if err := os.Symlink("f", filepath.Join(host, "lf")); err != nil {
+				t.Fatal(err)
+			}
+			c.must("cp", filepath.Join(host, "lf"), "box:/tmp/link")
+			c.must("cp", "-L", filepath.Join(host, "lf"), "box:/tmp/followed")
+			if _, hdr := boxFile(t, c, "/tmp/link"); hdr.Typeflag != tar.TypeSymlink || hdr.Linkname != "f" {
+				t.Errorf("cp of a symlink without -L made %+v", hdr)
+			}
+			if got, hdr := boxFile(t, c, "/tmp/followed"); hdr.Typeflag != tar.TypeReg || got != "file\n" {
+				t.Errorf("cp -L of a symlink made %+v, %q", hdr, got)
+			}
+			c.must("cp", "-L", "box:/tmp/link", filepath.Join(out, "followed"))
+			if got := cpRead(t, filepath.Join(out, "followed")); got != "file\n" {
+				t.Errorf("cp -L out: %q", got)
+			}
+
 			// Tar streams both ways.
 			var in bytes.Buffer
 			tw := tar.NewWriter(&in)
