@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -148,6 +149,14 @@ func (l *stackLoop) poke() {
 // reporting to progress.
 func (e *Engine) Up(ctx context.Context, st *spec.Stack, o PlanOptions, progress func(Event)) (Plan, error) {
 	rec := StackRecord{Stack: st, Scale: o.Scale}
+	if len(o.Services) > 0 {
+		// An up of some services adds them to those kept up; an up of
+		// all keeps all (rec.Services empty).
+		prev, err := e.store.Load(st.Name)
+		if err != nil || len(prev.Services) > 0 {
+			rec.Services = mergeServices(prev.Services, o.Services)
+		}
+	}
 	if err := e.store.Save(rec); err != nil {
 		return Plan{}, err
 	}
@@ -162,7 +171,7 @@ func (e *Engine) Up(ctx context.Context, st *spec.Stack, o PlanOptions, progress
 // upPass runs an up's pass and marks the record applied once it went
 // through. o nil means the options the record has.
 func (e *Engine) upPass(ctx context.Context, rec StackRecord, o *PlanOptions, progress func(Event)) (Plan, error) {
-	opts := PlanOptions{Scale: rec.Scale}
+	opts := PlanOptions{Scale: rec.Scale, Services: rec.Services}
 	if o != nil {
 		opts = *o
 	}
@@ -249,7 +258,7 @@ func (e *Engine) healPass(ctx context.Context, rec StackRecord) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
-	p := planFor(rec.Stack, have, PlanOptions{Heal: true, Now: time.Now(), Scale: rec.Scale})
+	p := planFor(rec.Stack, have, PlanOptions{Heal: true, Now: time.Now(), Scale: rec.Scale, Services: rec.Services})
 	if len(p.Steps) == 0 {
 		return p, nil
 	}
@@ -322,4 +331,18 @@ func (e *Engine) checkHealth(ctx context.Context, l *stackLoop, r Replica) {
 		}
 		next = n
 	}
+}
+
+// mergeServices is the sorted union of a and b.
+func mergeServices(a, b []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range append(append([]string{}, a...), b...) {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

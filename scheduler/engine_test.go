@@ -192,3 +192,30 @@ func TestEngine_HealthChecks(t *testing.T) {
 	// The next check reports it and the engine replaces it.
 	running(t, h, "app-db-1", old)
 }
+
+// An up of one service keeps that one (and what it depends on) up; the
+// engine does not bring up the rest of the stack behind the user's back.
+func TestEngine_UpOfSomeServicesKeepsToThem(t *testing.T) {
+	h := newFakeHost()
+	e := startEngine(t, h, t.TempDir())
+	always := func(s *spec.Service) { s.Restart = spec.RestartPolicy{Name: spec.RestartAlways} }
+	st := stack(svc("web", "nginx", always, dependsOn("db", spec.ConditionStarted)), svc("db", "postgres", always), svc("cache", "redis", always))
+	if _, err := e.Up(context.Background(), st, PlanOptions{Services: []string{"web"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	old := h.crash("app-web-1", 1)
+	running(t, h, "app-web-1", old) // a heal pass ran
+	rs, _ := h.Replicas(context.Background(), "app")
+	for _, r := range rs {
+		if r.Service == "cache" {
+			t.Errorf("the engine started %s, which no up asked for", r.Name)
+		}
+	}
+	// An up of all of it keeps all of it.
+	if _, err := e.Up(context.Background(), st, PlanOptions{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if rec, _ := e.store.Load("app"); len(rec.Services) != 0 {
+		t.Errorf("after an up of all, the record keeps %v", rec.Services)
+	}
+}

@@ -24,6 +24,10 @@ type StackStore struct {
 type StackRecord struct {
 	Stack *spec.Stack    `json:"stack"`
 	Scale map[string]int `json:"scale,omitempty"`
+	// Services are the services ups asked for (with what they depend on):
+	// the engine keeps those up and leaves the others be, as `up web`
+	// starts only web. Empty means all.
+	Services []string `json:"services,omitempty"`
 	// Applied is false from the moment an up records the stack until its
 	// pass went through: a new engine finishes an up that was cut short.
 	Applied bool `json:"applied"`
