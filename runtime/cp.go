@@ -41,7 +41,8 @@ type Overlayer func(lowers []string, upper, work string, fn func(root string) er
 //     belongs to the container's mount). c's bind mounts (volumes) are
 //     bound into that namespace at their destinations when those exist, so
 //     a copy into a volume lands in the volume, as Docker's does. tmpfs
-//     mounts are gone with the container and are not there.
+//     mounts are gone with the container and are not there. A --read-only
+//     container's root is mounted read-only, as it is when it runs.
 //   - Stopped, run on a directory (--rootfs): that directory.
 //
 // A stopped container that is started while fn runs gets its own overlay
@@ -66,6 +67,13 @@ func InRoot(c *Container, overlay Overlayer, fn func() error) error {
 	}
 	defer os.RemoveAll(work)
 	return overlay(c.Config.Layers, filepath.Join(c.Dir, "upper"), work, func(root string) error {
+		if c.Config.ReadOnly {
+			// As the container sees it (--read-only): its volumes,
+			// bound below, stay writable.
+			if err := unix.Mount("", root, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+				return fmt.Errorf("making container %s's root read-only, as it runs: %w", c.Name(), err)
+			}
+		}
 		if err := bindVolumes(root, c.Config.Mounts); err != nil {
 			return err
 		}

@@ -125,7 +125,9 @@ func copyOut(c *runtime.Container, src, dst string, o *cpOptions, out io.Writer)
 	})
 	close(plans)
 	pw.CloseWithError(err)
-	if uerr := <-unpacked; uerr != nil {
+	// Whichever side failed first ended the other through the pipe,
+	// which then failed with the same error: report the first.
+	if uerr := <-unpacked; uerr != nil && (err == nil || !errors.Is(uerr, err)) {
 		return fmt.Errorf("copying to %s: %w", dst, uerr)
 	}
 	return err
@@ -169,7 +171,8 @@ func copyIn(c *runtime.Container, src, dst string, o *cpOptions, in io.Reader) e
 	})
 	close(plans)
 	pr.CloseWithError(err)
-	if perr := <-packed; perr != nil {
+	// As in copyOut: report the side that failed first.
+	if perr := <-packed; perr != nil && (err == nil || errors.Is(err, perr)) {
 		return fmt.Errorf("reading %s: %w", src, perr)
 	}
 	if err != nil {

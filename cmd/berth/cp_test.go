@@ -276,6 +276,17 @@ func TestCLI_CpVolumeOfStopped(t *testing.T) {
 	if got, _ := boxFile(t, c, "/data/old"); got != "old\n" {
 		t.Errorf("box:/data/old = %q", got)
 	}
+	// A --read-only container's root stays read-only when stopped; its
+	// volume does not.
+	c.must("run", "--name", "ro", "--read-only", "-v", vol+":/data", "bb:1", "true")
+	if _, errs, code := c.run("cp", host, "ro:/tmp/"); code == 0 || !strings.Contains(errs, "read-only file system") {
+		t.Errorf("cp into a stopped --read-only container's root: exit %d, %s", code, errs)
+	}
+	cpWrite(t, host, "newer\n")
+	c.must("cp", host, "ro:/data/")
+	if got := cpRead(t, filepath.Join(vol, "new")); got != "newer\n" {
+		t.Errorf("copied into the --read-only container's volume: %q", got)
+	}
 	checkCpLeftNothing(t, c)
 }
 
