@@ -212,42 +212,12 @@ func randomHex(n int) string {
 // createOneOff is stackHost.Create with a terminal and stdin, which a
 // replica never has.
 func createOneOff(ctx context.Context, h *stackHost, c scheduler.ContainerSpec, tty, interactive bool) (string, error) {
-	o, plan, err := runFlags(c)
-	if err != nil {
-		return "", err
-	}
-	o.tty, o.interactive = tty, interactive
-	argv, err := commandOf(c, imageLookup(h.g))
-	if err != nil {
+	id, err := h.create(ctx, c, tty, interactive)
+	var nc *noCommandError
+	if errors.As(err, &nc) {
 		return "", &exitError{code: 2, err: err}
 	}
-	o.entrypoint, o.entrypointSet = argv[0], true
-	cfg, vols, err := o.config(append([]string{c.Image}, argv[1:]...), imageLookup(h.g))
-	if err != nil {
-		return "", err
-	}
-	if cfg.Healthcheck, err = healthcheckOf(c, imageLookup(h.g)); err != nil {
-		return "", err
-	}
-	rv, err := prepareVolumes(h.g, &cfg, vols)
-	if err != nil {
-		rv.discard(h.g, h.m)
-		return "", err
-	}
-	net, err := plan.setUp(ctx, h.g, h.m, &cfg)
-	if err != nil {
-		rv.discard(h.g, h.m)
-		return "", err
-	}
-	ctr, err := h.m.Create(cfg)
-	if err != nil {
-		net.detach()
-		rv.discard(h.g, h.m)
-		return "", err
-	}
-	net.created()
-	rv.created()
-	return ctr.ID, nil
+	return id, err
 }
 
 // startOneOffDetached starts c in the background; with --rm a reaper

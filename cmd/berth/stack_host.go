@@ -156,10 +156,17 @@ func (h *stackHost) Build(ctx context.Context, st *spec.Stack, svc *spec.Service
 
 // Create makes the replica as `berth run -d` would, without starting it.
 func (h *stackHost) Create(ctx context.Context, c scheduler.ContainerSpec) (string, error) {
+	return h.create(ctx, c, false, false)
+}
+
+// create makes c as `berth run -d` would, without starting it; tty and
+// stdin are for one-offs (compose run), which run attached.
+func (h *stackHost) create(ctx context.Context, c scheduler.ContainerSpec, tty, stdin bool) (string, error) {
 	o, plan, err := runFlags(c)
 	if err != nil {
 		return "", err
 	}
+	o.tty, o.interactive = tty, stdin
 	argv, err := commandOf(c, imageLookup(h.g))
 	if err != nil {
 		return "", err
@@ -270,9 +277,16 @@ func commandOf(c scheduler.ContainerSpec, lookup func(string) (imageInfo, error)
 	}
 	argv := append(append([]string{}, entrypoint...), cmd...)
 	if len(argv) == 0 {
-		return nil, fmt.Errorf("image %s has neither Entrypoint nor Cmd, and the service sets no command", c.Image)
+		return nil, &noCommandError{image: c.Image}
 	}
 	return argv, nil
+}
+
+// noCommandError: neither the image nor the service says what to run.
+type noCommandError struct{ image string }
+
+func (e *noCommandError) Error() string {
+	return fmt.Sprintf("image %s has neither Entrypoint nor Cmd, and the service sets no command", e.image)
 }
 
 func sortedLabelKeys(m map[string]string) []string {
