@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -25,7 +26,7 @@ import (
 // named name; name "." leaves the top out and writes what the directory
 // holds. follow resolves src itself if it is a symlink (cp -L); symlinks
 // below it are copied as symlinks. Sockets are skipped, as tar cannot
-// hold them; hard links are copied as separate files.
+// hold them. Files linked to one another stay hard links.
 func writeCpTar(w io.Writer, src, name string, follow bool) error {
 	tw := tar.NewWriter(w)
 	if follow {
@@ -41,16 +42,25 @@ func writeCpTar(w io.Writer, src, name string, follow bool) error {
 	if err != nil {
 		return err
 	}
-	if err := addCpEntry(tw, src, name, fi); err != nil {
+	cw := &cpTarWriter{tw: tw, links: map[fileID]string{}}
+	if err := cw.add(src, name, fi); err != nil {
 		return err
 	}
 	return tw.Close()
 }
 
-// addCpEntry writes p, then what it holds if it is a directory.
-func addCpEntry(tw *tar.Writer, p, name string, fi fs.FileInfo) error {
+// cpTarWriter writes one tree, remembering the files with several links.
+type cpTarWriter struct {
+	tw    *tar.Writer
+	links map[fileID]string // the entry name a linked file was first written as
+}
+
+type fileID struct{ dev, ino uint64 }
+
+// add writes p, then what it holds if it is a directory.
+func (cw *cpTarWriter) add(p, name string, fi fs.FileInfo) error {
 	if name != "." {
-		if err := writeCpHeader(tw, p, name, fi); err != nil {
+		if err := cw.writeEntry(p, name, fi); err != nil {
 			return err
 		}
 	}
@@ -70,7 +80,7 @@ func addCpEntry(tw *tar.Writer, p, name string, fi fs.FileInfo) error {
 		if err != nil {
 			return err
 		}
-		if err := addCpEntry(tw, child, path.Join(name, e.Name()), cfi); err != nil {
+		if err := cw.add(child, path.Join(name, e.Name()), cfi); err != nil {
 			return err
 		}
 	}
@@ -85,7 +95,8 @@ type namelessInfo struct{ fs.FileInfo }
 func (namelessInfo) Uname() (string, error) { return "", nil }
 func (namelessInfo) Gname() (string, error) { return "", nil }
 
-func writeCpHeader(tw *tar.Writer, p, name string, fi fs.FileInfo) error {
+func (cw *cpTarWriter) writeEntry(p, name string, fi fs.FileInfo) error {
+	tw := cw.tw
 	if fi.Mode()&fs.ModeSocket != 0 {
 		return nil
 	}
@@ -106,6 +117,14 @@ func writeCpHeader(tw *tar.Writer, p, name string, fi fs.FileInfo) error {
 	}
 	if !fi.Mode().IsRegular() {
 		return tw.WriteHeader(hdr)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+		id := fileID{uint64(st.Dev), st.Ino}
+		if first, seen := cw.links[id]; seen {
+			hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeLink, first, 0
+			return tw.WriteHeader(hdr)
+		}
+		cw.links[id] = name
 	}
 	// O_NOFOLLOW|O_NONBLOCK: what Lstat saw as a file may have become a
 	// symlink or a FIFO since (a running container); never block on a FIFO.

@@ -73,6 +73,9 @@ func TestCLI_Cp(t *testing.T) {
 			if err := os.Symlink("/", filepath.Join(host, "d", "root")); err != nil {
 				t.Fatal(err)
 			}
+			if err := os.Link(filepath.Join(host, "d", "a"), filepath.Join(host, "d", "sub", "hard")); err != nil {
+				t.Fatal(err)
+			}
 			if err := os.Chown(filepath.Join(host, "f"), 1234, 5678); err != nil {
 				t.Fatal(err)
 			}
@@ -117,6 +120,11 @@ func TestCLI_Cp(t *testing.T) {
 					t.Errorf("%s copied out = %q, want %q", p, got, want)
 				}
 			}
+			// Hard links stay links, in and out.
+			a, hard := filepath.Join(out, "m", "a"), filepath.Join(out, "m", "sub", "hard")
+			if fa, fh := inodeOf(t, a), inodeOf(t, hard); fa != fh || cpRead(t, hard) != "a\n" {
+				t.Errorf("the hard link copied in and out: %s is inode %d, %s is %d", a, fa, hard, fh)
+			}
 			if l, err := os.Readlink(filepath.Join(out, "m", "root")); err != nil || l != "/" {
 				t.Errorf("the symlink copied out: %q, %v", l, err)
 			}
@@ -157,10 +165,10 @@ func TestCLI_Cp(t *testing.T) {
 				t.Errorf("unpacked from stdin: %q, uid %d", got, hdr.Uid)
 			}
 			names := tarNames(t, c.must("cp", "box:/made", "-"))
-			if strings.Join(names, " ") != "made/ made/a made/root made/sub/ made/sub/b" {
+			if strings.Join(names, " ") != "made/ made/a made/root made/sub/ made/sub/b made/sub/hard" {
 				t.Errorf("cp box:/made - holds %q", names)
 			}
-			if names := tarNames(t, c.must("cp", "box:/made/.", "-")); strings.Join(names, " ") != "a root sub/ sub/b" {
+			if names := tarNames(t, c.must("cp", "box:/made/.", "-")); strings.Join(names, " ") != "a root sub/ sub/b sub/hard" {
 				t.Errorf("cp box:/made/. - holds %q", names)
 			}
 
@@ -299,6 +307,16 @@ func ownerOf(t *testing.T, p string) [2]uint32 {
 	}
 	st := fi.Sys().(*syscall.Stat_t)
 	return [2]uint32{st.Uid, st.Gid}
+}
+
+func inodeOf(t *testing.T, p string) uint64 {
+	t.Helper()
+	fi, err := os.Lstat(p)
+	if err != nil {
+		t.Error(err)
+		return 0
+	}
+	return fi.Sys().(*syscall.Stat_t).Ino
 }
 
 func tarNames(t *testing.T, s string) []string {
