@@ -50,10 +50,19 @@ type Overlayer func(lowers []string, upper, work string, fn func(root string) er
 // define; copy into a container while it is either running or stopped,
 // not while it starts.
 func InRoot(c *Container, overlay Overlayer, fn func() error) error {
-	switch {
-	case c.State.Running:
-		return onThreadToDiscard(func() error { return inRunningRoot(c, fn) })
-	case len(c.Config.Layers) == 0:
+	if c.State.Running {
+		err := onThreadToDiscard(func() error { return inRunningRoot(c, fn) })
+		if !errors.Is(err, errInitGone) {
+			return err
+		}
+		// It stopped since c was read, before fn ran: copy as stopped.
+		stopped := *c
+		if stopped.State = readState(c.Dir); stopped.State.Running {
+			return err
+		}
+		c = &stopped
+	}
+	if len(c.Config.Layers) == 0 {
 		return onThreadToDiscard(func() error {
 			if err := unix.Unshare(unix.CLONE_FS); err != nil {
 				return fmt.Errorf("giving the copying thread a root of its own: %w", err)
@@ -102,7 +111,7 @@ func inRunningRoot(c *Container, fn func() error) error {
 	// root we hold cannot belong to a later process with the same pid.
 	var s started
 	if err := readJSON(filepath.Join(c.Dir, stateFile), &s); err != nil || s.Pid != pid || !alive(pid, s.PidStart) {
-		return fmt.Errorf("container %s stopped while berth was opening its file system: %w", c.Name(), ErrNotRunning)
+		return fmt.Errorf("container %s stopped while berth was opening its file system: %w", c.Name(), errInitGone)
 	}
 	if err := unix.Fchdir(root); err != nil {
 		return fmt.Errorf("container %s: entering its root: %w", c.Name(), err)
@@ -116,10 +125,14 @@ func inRunningRoot(c *Container, fn func() error) error {
 	return fn()
 }
 
-// stoppedErr is err, saying ErrNotRunning when the process is gone.
+// errInitGone: the container's init went away before fn ran; InRoot
+// then copies as for a stopped container.
+var errInitGone = fmt.Errorf("its init is gone: %w", ErrNotRunning)
+
+// stoppedErr is err, saying errInitGone when the process is gone.
 func stoppedErr(err error) error {
 	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ESRCH) {
-		return fmt.Errorf("%w: %w", ErrNotRunning, err)
+		return fmt.Errorf("%w: %w", errInitGone, err)
 	}
 	return err
 }
