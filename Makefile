@@ -45,6 +45,9 @@ test: setup lint deps
 test-interop: setup build
 	@./test/interop.sh
 
+# demo: a tour of berth run in busybox containers, then examples/hello
+# brought up by the engine (its Go binaries built here, so Go is needed),
+# a replica killed and replaced, and down; in a namespace of its own.
 demo: setup build
 	@./demo/run.sh $(BIN)
 
@@ -59,12 +62,15 @@ example-nginx: setup build
 # (bench/runtime.sh), then pull + unpack against podman and skopeo
 # (bench/pull.sh), then networks against the host's loopback: DNS and
 # TCP throughput (bench/net.sh), then Dockerfile builds against buildah
-# (bench/build.sh). They install their peers from Debian.
+# (bench/build.sh), then the engine against podman-compose: up, down,
+# restart after kill -9, memory per container (bench/stack.sh). They
+# install their peers from Debian.
 bench: setup build
 	@./bench/runtime.sh
 	@./bench/pull.sh
 	@./bench/net.sh
 	@./bench/build.sh
+	@./bench/stack.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
