@@ -36,6 +36,7 @@ type Engine struct {
 
 	mu    sync.Mutex
 	ctx   context.Context // Run's
+	ready chan struct{}   // closed once Run has set ctx
 	loops map[string]*stackLoop
 
 	active atomic.Int32 // requests being served
@@ -60,7 +61,7 @@ func NewEngine(host Host, store *StackStore, log *slog.Logger) *Engine {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{host: host, store: store, log: log, Resync: DefaultResync, loops: map[string]*stackLoop{}}
+	return &Engine{host: host, store: store, log: log, Resync: DefaultResync, loops: map[string]*stackLoop{}, ready: make(chan struct{})}
 }
 
 // Run starts a loop for every stored stack, finishing the ups a killed
@@ -69,6 +70,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.mu.Lock()
 	e.ctx = ctx
 	e.mu.Unlock()
+	close(e.ready)
 	names, err := e.store.List()
 	if err != nil {
 		return err
@@ -124,8 +126,11 @@ func (e *Engine) Run(ctx context.Context) error {
 	return nil
 }
 
-// loop returns the stack's loop, starting it if needed.
+// loop returns the stack's loop, starting it if needed. A request that
+// comes before Run has started waits for it (the daemon serves its
+// socket and starts Run at once).
 func (e *Engine) loop(name string) *stackLoop {
+	<-e.ready
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if l, ok := e.loops[name]; ok {

@@ -219,3 +219,24 @@ func TestEngine_UpOfSomeServicesKeepsToThem(t *testing.T) {
 		t.Errorf("after an up of all, the record keeps %v", rec.Services)
 	}
 }
+
+// A request that reaches the engine before Run has started waits for it
+// (the daemon serves its socket as Run starts): it once panicked on a
+// nil context, which the client saw as an EOF.
+func TestEngine_UpBeforeRun(t *testing.T) {
+	h := newFakeHost()
+	store, _ := OpenStackStore(t.TempDir())
+	e := NewEngine(h, store, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		_ = e.Run(ctx)
+		close(done)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	if _, err := e.Up(context.Background(), stack(svc("web", "nginx")), PlanOptions{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	running(t, h, "app-web-1", "")
+}

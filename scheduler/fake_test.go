@@ -24,6 +24,8 @@ type fakeHost struct {
 	// failCreateAfter, when > 0, makes every create after that many fail,
 	// as an engine killed half-way through an up.
 	failCreateAfter int
+	// stopDelay is how long each Stop takes, as a grace period would.
+	stopDelay time.Duration
 	creates         int
 }
 
@@ -162,6 +164,7 @@ func (h *fakeHost) Start(_ context.Context, id string) error {
 }
 
 func (h *fakeHost) Stop(_ context.Context, id string, grace time.Duration) error {
+	time.Sleep(h.stopDelay)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	c, err := h.ctr(id)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -96,21 +95,23 @@ func (s *Scheduler) Down(ctx context.Context, st *spec.Stack, o DownOptions) err
 	if err != nil {
 		return fmt.Errorf("listing the containers of stack %q: %w", st.Name, err)
 	}
-	// Dependents first: the reverse of the start order, with services
-	// the file no longer has before all.
-	order := st.StartOrder()
-	slices.Reverse(order)
-	rank := map[string]int{}
-	for i, n := range order {
-		rank[n] = i + 1
+	// Dependents first, in waves: services nothing depends on (and
+	// containers of services the file no longer has) together, then the
+	// services only those depend on, and so on. Services that do not
+	// depend on each other stop at once, each with its own grace period,
+	// not one grace period after the other.
+	wave := stopWaves(st)
+	last := 0
+	for _, w := range wave {
+		last = max(last, w)
 	}
-	byRank := map[int][]Replica{}
+	byWave := map[int][]Replica{}
 	for _, r := range rs {
-		byRank[rank[r.Service]] = append(byRank[rank[r.Service]], r)
+		byWave[wave[r.Service]] = append(byWave[wave[r.Service]], r)
 	}
-	for i := 0; i <= len(order); i++ {
+	for i := 0; i <= last; i++ {
 		g, gctx := errgroup.WithContext(ctx)
-		for _, r := range byRank[i] {
+		for _, r := range byWave[i] {
 			g.Go(func() error { return s.takeDown(gctx, st, r, o) })
 		}
 		if err := g.Wait(); err != nil {
@@ -188,4 +189,36 @@ func (s *Scheduler) takeDown(ctx context.Context, st *spec.Stack, r Replica, o D
 	}
 	s.event(step, "Removed", nil)
 	return nil
+}
+
+// stopWaves numbers the services for down: 0 for those no service
+// depends on, else one more than the highest of their dependents.
+func stopWaves(st *spec.Stack) map[string]int {
+	dependents := map[string][]string{}
+	for name, svc := range st.Services {
+		for d := range svc.DependsOn {
+			dependents[d] = append(dependents[d], name)
+		}
+	}
+	wave := map[string]int{}
+	var of func(name string, seen map[string]bool) int
+	of = func(name string, seen map[string]bool) int {
+		if w, ok := wave[name]; ok {
+			return w
+		}
+		if seen[name] {
+			return 0 // a cycle; spec refuses them, so this is only a guard
+		}
+		seen[name] = true
+		w := 0
+		for _, d := range dependents[name] {
+			w = max(w, of(d, seen)+1)
+		}
+		wave[name] = w
+		return w
+	}
+	for name := range st.Services {
+		of(name, map[string]bool{})
+	}
+	return wave
 }
