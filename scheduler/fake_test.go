@@ -26,7 +26,7 @@ type fakeHost struct {
 	failCreateAfter int
 	// stopDelay is how long each Stop takes, as a grace period would.
 	stopDelay time.Duration
-	creates         int
+	creates   int
 }
 
 type fakeCtr struct {
