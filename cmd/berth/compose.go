@@ -221,6 +221,24 @@ func (p *composeProject) containers(m *runtime.Manager, services []string) ([]*r
 	return out, nil
 }
 
+// openStack finds the stack so says and the containers of services (all
+// when none): what every read-side compose command starts with.
+func openStack(ctx context.Context, g *globalOptions, so *stackOptions, services []string, errOut io.Writer) (*composeProject, *runtime.Manager, []*runtime.Container, error) {
+	p, err := resolveProject(ctx, so, false, errOut)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	m, err := newManager(g)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cs, err := p.containers(m, services)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return p, m, cs, nil
+}
+
 // serviceOf is the service c is a replica of.
 func serviceOf(c *runtime.Container) string { return c.Config.Labels[scheduler.LabelService] }
 

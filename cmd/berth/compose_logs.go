@@ -72,15 +72,7 @@ func runComposeLogs(ctx context.Context, g *globalOptions, o *composeLogsOptions
 	if err != nil {
 		return err
 	}
-	p, err := resolveProject(ctx, &o.stack, false, stderr)
-	if err != nil {
-		return err
-	}
-	m, err := newManager(g)
-	if err != nil {
-		return err
-	}
-	cs, err := p.containers(m, services)
+	p, m, cs, err := openStack(ctx, g, &o.stack, services, stderr)
 	if err != nil {
 		return err
 	}

@@ -121,15 +121,7 @@ func runComposeImages(ctx context.Context, g *globalOptions, o *composeImagesOpt
 	if err := checkListFormat(o.format); err != nil {
 		return err
 	}
-	p, err := resolveProject(ctx, &o.stack, false, errOut)
-	if err != nil {
-		return err
-	}
-	m, err := newManager(g)
-	if err != nil {
-		return err
-	}
-	cs, err := p.containers(m, services)
+	_, _, cs, err := openStack(ctx, g, &o.stack, services, errOut)
 	if err != nil {
 		return err
 	}

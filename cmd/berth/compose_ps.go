@@ -95,15 +95,7 @@ func runComposePs(ctx context.Context, g *globalOptions, o *composePsOptions, se
 			return &exitError{code: 2, err: fmt.Errorf("--status %q: use one of %s", s, strings.Join(composeStatuses, ", "))}
 		}
 	}
-	p, err := resolveProject(ctx, &o.stack, false, errOut)
-	if err != nil {
-		return err
-	}
-	m, err := newManager(g)
-	if err != nil {
-		return err
-	}
-	cs, err := p.containers(m, services)
+	p, _, cs, err := openStack(ctx, g, &o.stack, services, errOut)
 	if err != nil {
 		return err
 	}

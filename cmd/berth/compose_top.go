@@ -35,15 +35,7 @@ func newComposeTopCmd(g *globalOptions) *cobra.Command {
 }
 
 func runComposeTop(ctx context.Context, g *globalOptions, o *composeTopOptions, services []string, w, errOut io.Writer) error {
-	p, err := resolveProject(ctx, &o.stack, false, errOut)
-	if err != nil {
-		return err
-	}
-	m, err := newManager(g)
-	if err != nil {
-		return err
-	}
-	cs, err := p.containers(m, services)
+	_, _, cs, err := openStack(ctx, g, &o.stack, services, errOut)
 	if err != nil {
 		return err
 	}
