@@ -26,7 +26,7 @@ build:
 # docker-registry is the registry the pull and push tests run on loopback.
 DEB_NEEDS := /bin/busybox:busybox-static /usr/bin/docker-registry:docker-registry
 setup:
-	@command -v $(GO) >/dev/null || { echo "Go is missing: install Go >= 1.26 (https://go.dev/dl)"; exit 1; }
+	@command -v $(GO) >/dev/null || { echo "Go is missing: install Go >= 1.26.8 (https://go.dev/dl)"; exit 1; }
 	@missing=""; for pair in $(DEB_NEEDS); do \
 	  test -x $${pair%%:*} || missing="$$missing $${pair##*:}"; \
 	done; \
