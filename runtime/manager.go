@@ -272,11 +272,9 @@ func (m *Manager) claim(name, id string) error {
 	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if errors.Is(err, fs.ErrExist) {
 		// A name left by a create that crashed half-way is free again.
-		if old, rerr := os.ReadFile(p); rerr == nil {
-			if _, serr := os.Stat(filepath.Join(m.containerDir(string(old)), "config.json")); errors.Is(serr, fs.ErrNotExist) && string(old) != "" {
-				os.Remove(p)
-				return m.claim(name, id)
-			}
+		if old, rerr := os.ReadFile(p); rerr == nil && string(old) != "" && m.staleClaim(p, string(old)) {
+			os.Remove(p)
+			return m.claim(name, id)
 		}
 		return fmt.Errorf("container name %q: %w", name, ErrNameInUse)
 	}
@@ -286,6 +284,32 @@ func (m *Manager) claim(name, id string) error {
 	_, werr := f.WriteString(id)
 	return firstErr(werr, f.Close())
 }
+
+// staleClaim reports whether the name claim at path, held for the
+// container id, was left by a create that died: no config.json, and no
+// create at work. A create at work holds its directory's lock until
+// config.json is in; between its claim and its directory there is no
+// lock to see, so a claim without a directory counts as stale only once
+// it is old. (Taking a claim a concurrent create still needed gave two
+// containers one name.)
+func (m *Manager) staleClaim(path, id string) bool {
+	dir := m.containerDir(id)
+	if _, err := os.Stat(filepath.Join(dir, "config.json")); !errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		st, err := os.Stat(path)
+		return err == nil && time.Since(st.ModTime()) > staleClaimAge
+	}
+	defer d.Close() // releases the lock taken below
+	return unix.Flock(int(d.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil
+}
+
+// staleClaimAge is how old a claim with no container directory must be
+// before it is taken as debris: a create makes its directory within
+// milliseconds of its claim.
+const staleClaimAge = time.Minute
 
 func (m *Manager) releaseName(name, id string) {
 	p := filepath.Join(m.root, "names", name)
