@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -26,7 +27,8 @@ func TestCleanDebris(t *testing.T) {
 	if err := os.Remove(filepath.Join(c.Dir, "config.json")); err != nil {
 		t.Fatal(err)
 	}
-	busyDir := m.containerDir("b" + c.ID[1:])
+	// An id no container of this root has (NewID is random).
+	busyDir := m.containerDir(strings.Repeat("0", 63) + "1")
 	if err := os.Mkdir(busyDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
