@@ -7,13 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/berthproject/berth/runtime"
-	"github.com/berthproject/berth/scheduler"
 	"github.com/berthproject/berth/scheduler/api"
 )
 
@@ -58,31 +56,14 @@ func newComposeExecCmd(g *globalOptions) *cobra.Command {
 
 // replicaOf finds replica index of service in the stack.
 func replicaOf(cmd *cobra.Command, g *globalOptions, so *stackOptions, service string, index int) (*runtime.Container, error) {
-	ctx := cmd.Context()
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	p, err := resolveProject(ctx, so, false, cmd.ErrOrStderr())
+	c, err := cpReplica(cmd, g, so, service, index)
 	if err != nil {
 		return nil, err
 	}
-	m, err := newManager(g)
-	if err != nil {
-		return nil, err
+	if !c.State.Running {
+		return nil, &exitError{code: 1, err: fmt.Errorf("service %q: replica %d (%s) is not running", service, index, c.Name())}
 	}
-	cs, err := p.containers(m, []string{service})
-	if err != nil {
-		return nil, err
-	}
-	for _, c := range cs {
-		if c.Config.Labels[scheduler.LabelNumber] == strconv.Itoa(index) && c.Config.Labels[scheduler.LabelOneoff] != "True" {
-			if !c.State.Running {
-				return nil, &exitError{code: 1, err: fmt.Errorf("service %q: replica %d (%s) is not running", service, index, c.Name())}
-			}
-			return c, nil
-		}
-	}
-	return nil, &exitError{code: 1, err: fmt.Errorf("service %q has no replica %d (berth compose ps lists them)", service, index)}
+	return c, nil
 }
 
 // newComposeScaleCmd is `compose scale SERVICE=N...`: replicas up or down

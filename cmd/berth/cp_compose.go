@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 
@@ -46,15 +47,11 @@ func newComposeCpCmd(g *globalOptions) *cobra.Command {
 // cpReplica finds replica index of service, stopped ones too (replicaOf
 // wants them running, as exec must).
 func cpReplica(cmd *cobra.Command, g *globalOptions, so *stackOptions, service string, index int) (*runtime.Container, error) {
-	p, err := resolveProject(cmd.Context(), so, false, cmd.ErrOrStderr())
-	if err != nil {
-		return nil, err
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
 	}
-	m, err := newManager(g)
-	if err != nil {
-		return nil, err
-	}
-	cs, err := p.containers(m, []string{service})
+	_, _, cs, err := openStack(ctx, g, so, []string{service}, cmd.ErrOrStderr())
 	if err != nil {
 		return nil, err
 	}
