@@ -115,6 +115,11 @@ func (s *Scheduler) do(ctx context.Context, st *spec.Stack, have Observed, step 
 		s.event(step, "Created", nil)
 		return id, nil
 	case OpStart:
+		if s.beforeStart != nil {
+			if err := s.beforeStart(ctx, step.Service, step.ID); err != nil {
+				return "", err
+			}
+		}
 		s.event(step, "Starting", nil)
 		if err := s.host.Start(ctx, step.ID); err != nil {
 			return "", err

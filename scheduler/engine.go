@@ -53,6 +53,41 @@ type stackLoop struct {
 	watchMu  sync.Mutex
 	watching map[string]bool // container ids with a WaitExit running
 	checking map[string]bool // container ids with a health loop running
+	watch    *stackWatch     // the berth watch following the stack, if any
+}
+
+// startWatch makes w the stack's watch, unless it has one.
+func (l *stackLoop) startWatch(w *stackWatch) bool {
+	l.watchMu.Lock()
+	defer l.watchMu.Unlock()
+	if l.watch != nil {
+		return false
+	}
+	l.watch = w
+	return true
+}
+
+func (l *stackLoop) stopWatch(w *stackWatch) {
+	l.watchMu.Lock()
+	defer l.watchMu.Unlock()
+	if l.watch == w {
+		l.watch = nil
+	}
+}
+
+// hook gives s what the stack's loop adds to a pass: health checks for
+// service_healthy waits, and a running watch's files for new replicas.
+func (l *stackLoop) hook(e *Engine, s *Scheduler) {
+	s.startChecks = func() { e.watch(l.ctx, l) }
+	s.beforeStart = func(ctx context.Context, service, id string) error {
+		l.watchMu.Lock()
+		w := l.watch
+		l.watchMu.Unlock()
+		if w == nil {
+			return nil
+		}
+		return w.beforeStart(ctx, service, id)
+	}
 }
 
 // NewEngine returns an engine acting on host and keeping its stacks in
@@ -181,9 +216,7 @@ func (e *Engine) upPass(ctx context.Context, rec StackRecord, o *PlanOptions, pr
 		opts = *o
 	}
 	s := New(e.host, progress)
-	if l := e.loop(rec.Stack.Name); l != nil {
-		s.startChecks = func() { e.watch(l.ctx, l) }
-	}
+	e.loop(rec.Stack.Name).hook(e, s)
 	p, err := s.Up(ctx, rec.Stack, opts)
 	if err != nil {
 		return p, err
@@ -240,7 +273,7 @@ func (e *Engine) heal(ctx context.Context, l *stackLoop) {
 			continue
 		}
 		l.mu.Lock()
-		p, err := e.healPass(ctx, rec)
+		p, err := e.healPass(ctx, l, rec)
 		l.mu.Unlock()
 		if err != nil && ctx.Err() == nil {
 			e.log.Warn("healing", "stack", l.name, "err", err)
@@ -255,10 +288,11 @@ func (e *Engine) heal(ctx context.Context, l *stackLoop) {
 }
 
 // healPass replaces what exited, as the restart policies say.
-func (e *Engine) healPass(ctx context.Context, rec StackRecord) (Plan, error) {
+func (e *Engine) healPass(ctx context.Context, l *stackLoop, rec StackRecord) (Plan, error) {
 	s := New(e.host, func(ev Event) {
 		e.log.Info(ev.Status, "stack", rec.Stack.Name, "object", ev.Kind+" "+ev.Name, "err", ev.Err)
 	})
+	l.hook(e, s)
 	have, err := s.observe(ctx, rec.Stack)
 	if err != nil {
 		return Plan{}, err

@@ -49,3 +49,22 @@ type Host interface {
 	CheckHealth(ctx context.Context, id string) (health string, next time.Duration, err error)
 	Exited(ctx context.Context, id string) (exited bool, code int, err error)
 }
+
+// Syncer is a Host that can copy files into containers and run commands
+// in them: what berth watch's sync, sync+restart and sync+exec rules need.
+type Syncer interface {
+	// Sync makes each file's Target in container id what Source is on the
+	// host (a file, or a directory to make), or removes Target; paths
+	// inside the container are resolved in its root, never out of it.
+	Sync(ctx context.Context, id string, files []SyncFile) error
+	// Exec runs x in the running container id and returns its exit code
+	// and the end of its output.
+	Exec(ctx context.Context, id string, x *spec.WatchExec) (code int, output string, err error)
+}
+
+// SyncFile is one path of a sync.
+type SyncFile struct {
+	Source string `json:"source,omitempty"` // absolute, on the host
+	Target string `json:"target"`           // absolute, in the container
+	Remove bool   `json:"remove,omitempty"`
+}

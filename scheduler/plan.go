@@ -99,6 +99,9 @@ type PlanOptions struct {
 	NoStart       bool
 	RemoveOrphans bool
 	Build         bool // build every service that has a build section
+	// Recreate are services whose replicas are replaced even if nothing
+	// changed (berth watch's restart), rolling as update_config says.
+	Recreate []string
 	// Heal is the engine's own pass, between ups: exited replicas are
 	// replaced only as their restart policy says, after their back-off
 	// (Now is the time to judge that by), and changed services are left
@@ -337,11 +340,14 @@ func (p *planner) service(svc *spec.Service, have []Replica, deps func() []int) 
 		r := rs[0]
 		changed := r.Hash != hash || (imageID != "" && r.ImageID != "" && r.ImageID != imageID)
 		depRecreated := p.dependencyRecreated(svc)
-		if p.o.ForceRecreate || ((changed || depRecreated != "") && !p.o.NoRecreate) {
+		forced := p.o.ForceRecreate || slices.Contains(p.o.Recreate, svc.Name)
+		if forced || ((changed || depRecreated != "") && !p.o.NoRecreate) {
 			reason := "config changed"
 			switch {
 			case p.o.ForceRecreate:
 				reason = "--force-recreate"
+			case forced:
+				reason = "restart requested"
 			case !changed:
 				reason = "dependency " + depRecreated + " recreated"
 			case r.Hash == hash:

@@ -32,6 +32,11 @@ type Scheduler struct {
 	// startChecks, set by the engine, starts the health checks of the
 	// stack's running replicas: a service_healthy wait needs them to run.
 	startChecks func()
+	// beforeStart, set by the engine while berth watch runs, copies the
+	// watched files into a new replica before it starts, so a replica
+	// made during a watch (a restart, a scale up, a replacement) runs
+	// what the host has, not what its image had.
+	beforeStart func(ctx context.Context, service, id string) error
 }
 
 // New returns a scheduler acting on host and reporting to progress (nil:

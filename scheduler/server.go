@@ -35,6 +35,28 @@ func (e *Engine) Handler() http.Handler {
 			return res
 		})
 	})
+	mux.HandleFunc("POST /v1/stacks/watch", func(w http.ResponseWriter, r *http.Request) {
+		var req api.WatchRequest
+		if !decode(w, r, &req) || !hasStack(w, req.Stack) {
+			return
+		}
+		o := WatchOptions{Stack: req.Stack, Load: req.Load, Services: req.Services}
+		if u := req.Up; u != nil {
+			o.Up = &PlanOptions{Services: u.Services, Scale: u.Scale, ForceRecreate: u.ForceRecreate,
+				NoRecreate: u.NoRecreate, NoStart: u.NoStart, RemoveOrphans: u.RemoveOrphans, Build: u.Build}
+		}
+		e.active.Add(1)
+		defer e.active.Add(-1)
+		// Unlike an up, a watch lasts as long as its client: it ends when
+		// the client hangs up (Ctrl-C on berth watch).
+		clientGone := r.Context()
+		streamTo(w, func(_ context.Context, progress func(Event)) api.Result {
+			if err := e.Watch(clientGone, o, progress); err != nil {
+				return api.Result{Error: err.Error()}
+			}
+			return api.Result{}
+		})
+	})
 	mux.HandleFunc("POST /v1/stacks/down", func(w http.ResponseWriter, r *http.Request) {
 		var req api.DownRequest
 		if !decode(w, r, &req) || !hasStack(w, req.Stack) {

@@ -3,11 +3,14 @@ package spec
 import (
 	"maps"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	"go.yaml.in/yaml/v4"
 )
 
 // build turns what compose-go loaded into a Stack and checks it. Every
@@ -18,6 +21,7 @@ func (l *loading) build(p *types.Project) (*Stack, []error) {
 		Name:       p.Name,
 		WorkingDir: p.WorkingDir,
 		Files:      slices.Clone(l.r.files),
+		Sources:    l.sources(),
 		Profiles:   slices.Clone(l.r.profiles),
 		Services:   map[string]*Service{},
 	}
@@ -216,13 +220,24 @@ func (c *converter) develop(d *types.DevelopConfig, at []string) *Develop {
 	out := &Develop{}
 	for i, w := range d.Watch {
 		switch a := string(w.Action); a {
-		case WatchSync, WatchRebuild, WatchSyncRestart, WatchRestart:
+		case WatchSync, WatchRebuild, WatchSyncRestart, WatchSyncExec, WatchRestart:
 		default:
 			c.fail(append(at, strconv.Itoa(i), "action"),
-				"use sync, rebuild, sync+restart or restart",
+				"use sync, sync+restart, sync+exec, restart or rebuild",
 				"watch action %q is not supported by berth", a)
 		}
+		var exec *WatchExec
+		if len(w.Exec.Command) > 0 {
+			exec = &WatchExec{
+				Command:     slices.Clone([]string(w.Exec.Command)),
+				User:        w.Exec.User,
+				Privileged:  w.Exec.Privileged,
+				WorkingDir:  w.Exec.WorkingDir,
+				Environment: resolvedEnv(w.Exec.Environment),
+			}
+		}
 		out.Watch = append(out.Watch, WatchRule{
+			Exec:        exec,
 			Path:        w.Path,
 			Action:      string(w.Action),
 			Target:      w.Target,
@@ -367,4 +382,79 @@ func sortedSet(s []string) []string {
 	out := slices.Clone(s)
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// sources are the files the stack was read from, each once: the stack
+// files and those they include or extend, the env files of interpolation
+// and the services' env_file files (Stack.Sources).
+func (l *loading) sources() []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(f string) {
+		if f != "" && !seen[f] {
+			seen[f] = true
+			out = append(out, f)
+		}
+	}
+	for _, f := range l.order {
+		add(f)
+	}
+	for _, f := range l.r.dotEnvFiles {
+		add(f)
+	}
+	for _, f := range l.order {
+		for _, ef := range envFilesIn(l.content[f]) {
+			if filepath.IsAbs(ef) {
+				add(filepath.Clean(ef))
+				continue
+			}
+			// As compose-go resolves them: the stack files' against the
+			// project directory, included files' against their own.
+			base := filepath.Dir(f)
+			if slices.Contains(l.r.files, f) {
+				base = l.r.workingDir()
+			}
+			add(filepath.Join(base, ef))
+		}
+	}
+	return out
+}
+
+// envFilesIn returns the env_file paths a stack file's services name, as
+// written; the loader has dropped them from the project once read
+// (WithDiscardEnvFiles). Paths with variables in them are left out.
+func envFilesIn(content []byte) []string {
+	var doc struct {
+		Services map[string]struct {
+			EnvFile yaml.Node `yaml:"env_file"`
+		} `yaml:"services"`
+	}
+	if yaml.Unmarshal(content, &doc) != nil {
+		return nil
+	}
+	var out []string
+	addPath := func(n *yaml.Node) {
+		if n.Kind == yaml.ScalarNode && n.Value != "" && !strings.Contains(n.Value, "$") {
+			out = append(out, n.Value)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(doc.Services)) {
+		n := doc.Services[name].EnvFile
+		items := []*yaml.Node{&n}
+		if n.Kind == yaml.SequenceNode {
+			items = n.Content
+		}
+		for _, it := range items {
+			if it.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(it.Content); i += 2 {
+					if it.Content[i].Value == "path" {
+						addPath(it.Content[i+1])
+					}
+				}
+				continue
+			}
+			addPath(it)
+		}
+	}
+	return out
 }

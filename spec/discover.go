@@ -30,6 +30,9 @@ type resolved struct {
 	profiles []string
 	name     string // -p or COMPOSE_PROJECT_NAME, or "" to let the loader choose
 	warnings []Warning
+	// dotEnvFiles are the env files read for interpolation (.env or
+	// --env-file), perhaps more than once.
+	dotEnvFiles []string
 }
 
 // workingDir is compose-go's GetWorkingDir: the project directory, else
@@ -167,6 +170,7 @@ func (r *resolved) loadDotEnv(envFiles []string) error {
 		}
 		files = []string{f}
 	}
+	r.dotEnvFiles = append(r.dotEnvFiles, files...)
 	vars, err := dotenv.GetEnvFromFile(r.env, files)
 	if err != nil {
 		return fmt.Errorf("reading env file: %w", err)

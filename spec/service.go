@@ -321,6 +321,7 @@ const (
 	WatchSync        = "sync"
 	WatchRebuild     = "rebuild"
 	WatchSyncRestart = "sync+restart"
+	WatchSyncExec    = "sync+exec"
 	WatchRestart     = "restart"
 )
 
@@ -335,4 +336,20 @@ type WatchRule struct {
 	Ignore      []string `json:"ignore,omitempty"`
 	Include     []string `json:"include,omitempty"`
 	InitialSync bool     `json:"initial_sync,omitempty"`
+	// Exec is what sync+exec runs in each replica after syncing.
+	Exec *WatchExec `json:"exec,omitempty"`
+}
+
+// Syncs reports whether the rule copies files into the containers.
+func (w WatchRule) Syncs() bool {
+	return w.Action == WatchSync || w.Action == WatchSyncRestart || w.Action == WatchSyncExec
+}
+
+// WatchExec is a sync+exec rule's command (Compose's service hook).
+type WatchExec struct {
+	Command     []string          `json:"command"`
+	User        string            `json:"user,omitempty"`
+	Privileged  bool              `json:"privileged,omitempty"`
+	WorkingDir  string            `json:"working_dir,omitempty"`
+	Environment map[string]string `json:"environment,omitempty"`
 }

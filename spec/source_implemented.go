@@ -203,6 +203,13 @@ var serviceImplements = shapeOf(map[string]*keyShape{
 			"ignore":       nil,
 			"include":      nil,
 			"initial_sync": nil,
+			"exec": shapeOf(map[string]*keyShape{
+				"command":     nil,
+				"user":        nil,
+				"privileged":  nil,
+				"working_dir": nil,
+				"environment": nil,
+			}),
 		})},
 	}),
 	"configs":        {items: fileMountImplements},

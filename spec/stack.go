@@ -20,6 +20,11 @@ type Stack struct {
 	// Files are the stack files, absolute, in merge order (what -f,
 	// COMPOSE_FILE or discovery chose; not the included ones).
 	Files []string `json:"files"`
+	// Sources are every file the load read, absolute: the stack files,
+	// the files they include or extend, the .env or --env-file files and
+	// the services' env_file files. A change to one may change the stack
+	// (berth watch reloads on it).
+	Sources []string `json:"sources,omitempty"`
 	// Profiles are the active profiles.
 	Profiles []string `json:"profiles,omitempty"`
 

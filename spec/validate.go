@@ -50,9 +50,13 @@ func (c *converter) validate(st *Stack, p *types.Project) {
 		}
 		if svc.Develop != nil {
 			for i, w := range svc.Develop.Watch {
-				if w.Target == "" && (w.Action == WatchSync || w.Action == WatchSyncRestart) {
+				if w.Target == "" && w.Syncs() {
 					c.fail(c.l.item(append(at, "develop", "watch"), i), "add target: the path in the container to copy the files to",
 						"watch action %s needs a target", w.Action)
+				}
+				if w.Action == WatchSyncExec && (w.Exec == nil || len(w.Exec.Command) == 0) {
+					c.fail(c.l.item(append(at, "develop", "watch"), i), "add exec: with command: what to run in the container after syncing",
+						"watch action sync+exec needs exec.command")
 				}
 			}
 		}

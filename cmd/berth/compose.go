@@ -115,7 +115,7 @@ func newComposeTree(g *globalOptions) *cobra.Command {
 		return &exitError{code: 2, err: fmt.Errorf("%w\nSee '%s --help'", err, c.CommandPath())}
 	})
 	root.AddCommand(
-		newUpCmd(g), newDownCmd(g), newConfigCmd(g),
+		newUpCmd(g), newDownCmd(g), newConfigCmd(g), newWatchCmd(g),
 		newComposePsCmd(g), newComposeLogsCmd(g), newComposeLsCmd(g), newComposeTopCmd(g),
 		newComposePortCmd(g), newComposeImagesCmd(g),
 		newComposeStopCmd(g), newComposeStartCmd(g), newComposeRestartCmd(g), newComposeKillCmd(g),

@@ -37,12 +37,20 @@ func (o *stackOptions) register(cmd *cobra.Command) {
 	f.BoolVar(&o.strict, "strict", false, "fail on keys berth does not implement instead of warning")
 }
 
+// specOptions are the options load loads with; the engine loads the
+// stack again with them when berth watch sees a stack file change, so
+// they carry the working directory and the environment.
+func (o *stackOptions) specOptions() spec.Options {
+	wd, _ := os.Getwd()
+	return spec.Options{
+		WorkingDir: wd, ConfigFiles: o.files, ProjectName: o.project, ProjectDirectory: o.projectDir,
+		Profiles: o.profiles, EnvFiles: o.envFiles, Environ: os.Environ(), Strict: o.strict,
+	}
+}
+
 // load reads the stack, printing warnings to w.
 func (o *stackOptions) load(ctx context.Context, w io.Writer) (*spec.Stack, error) {
-	st, warnings, err := spec.Load(ctx, spec.Options{
-		ConfigFiles: o.files, ProjectName: o.project, ProjectDirectory: o.projectDir,
-		Profiles: o.profiles, EnvFiles: o.envFiles, Environ: os.Environ(), Strict: o.strict,
-	})
+	st, warnings, err := spec.Load(ctx, o.specOptions())
 	for _, warn := range warnings {
 		fmt.Fprintf(w, "warning: %s\n", warn)
 	}

@@ -66,7 +66,7 @@ func newRootCmd() *cobra.Command {
 		newRmCmd(g), newInspectCmd(g), newWaitCmd(g), newReapCmd(g),
 		newImageCmd(g), newImagesCmd(g, "images"), newRmiCmd(g, "rmi"), newTagCmd(g),
 		newLoadCmd(g), newSaveCmd(g), newCommitCmd(g), newHistoryCmd(g),
-		newPullCmd(g), newPushCmd(g), newLoginCmd(g), newLogoutCmd(g), newSystemCmd(g), newBuilderCmd(g), newUpCmd(g), newDownCmd(g), newDaemonCmd(g),
+		newPullCmd(g), newPushCmd(g), newLoginCmd(g), newLogoutCmd(g), newSystemCmd(g), newBuilderCmd(g), newUpCmd(g), newDownCmd(g), newWatchCmd(g), newDaemonCmd(g),
 		newVolumeCmd(g), newNetworkCmd(g), newPortCmd(g), newDNSCmd(g), newDetachCmd(g),
 		newConfigCmd(g), newBuildCmd(g), newComposeCmd(g),
 	)

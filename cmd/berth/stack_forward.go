@@ -15,6 +15,10 @@ func newDownCmd(g *globalOptions) *cobra.Command {
 	return forwardCmd("down [OPTIONS]", "Stop and remove the stack's containers and networks (docker compose down)")
 }
 
+func newWatchCmd(g *globalOptions) *cobra.Command {
+	return forwardCmd("watch [OPTIONS] [SERVICE...]", "Follow develop.watch rules and the stack file: sync, restart, rebuild (docker compose watch)")
+}
+
 func newDaemonCmd(g *globalOptions) *cobra.Command {
 	return forwardCmd("daemon", "Run the engine that keeps stacks up (started by berth up when none runs)")
 }

@@ -36,6 +36,7 @@ type upOptions struct {
 	scale                                    []string
 	wait                                     bool
 	waitTimeout                              int
+	watch                                    bool
 }
 
 func newUpCmd(g *globalOptions) *cobra.Command {
@@ -59,12 +60,16 @@ func newUpCmd(g *globalOptions) *cobra.Command {
 	f.StringArrayVar(&o.scale, "scale", nil, "SERVICE=NUM: run NUM replicas of SERVICE, whatever the file says")
 	f.BoolVar(&o.wait, "wait", false, "wait until the services run and are healthy (implies -d)")
 	f.IntVar(&o.waitTimeout, "wait-timeout", 0, "seconds --wait waits at most (0: no limit)")
+	f.BoolVar(&o.watch, "watch", false, "follow develop.watch rules and the stack file while attached (see berth watch)")
 	return cmd
 }
 
 func runUp(ctx context.Context, g *globalOptions, o *upOptions, services []string, out, errOut io.Writer) error {
 	if o.forceRecreate && o.noRecreate {
 		return &exitError{code: 2, err: errors.New("--force-recreate and --no-recreate cannot be combined")}
+	}
+	if o.watch && (o.detach || o.wait || o.noStart) {
+		return &exitError{code: 2, err: errWatchDetached}
 	}
 	st, err := o.stack.load(ctx, errOut)
 	if err != nil {
@@ -126,7 +131,24 @@ func runUp(ctx context.Context, g *globalOptions, o *upOptions, services []strin
 	if o.detach || o.noStart {
 		return nil
 	}
-	return attach(ctx, g, h, st, out, errOut)
+	if !o.watch {
+		return attach(ctx, g, h, st, out, errOut, nil)
+	}
+	// The watch runs beside the logs and ends at the first Ctrl-C, before
+	// the stack is stopped.
+	wctx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() {
+		// Said at once: the logs go on without the watch.
+		if err := watchStack(wctx, g, api.WatchRequest{Stack: st, Load: o.stack.specOptions(), Services: services}, true, errOut); err != nil {
+			fmt.Fprintf(errOut, "error: the watch stopped: %v\n", err)
+		}
+		close(watched)
+	}()
+	err = attach(ctx, g, h, st, out, errOut, stopWatch)
+	stopWatch()
+	<-watched
+	return err
 }
 
 // apiProgress prints the engine's events as progressPrinterFor does.
@@ -157,7 +179,7 @@ func progressPrinterFor(w io.Writer) func(scheduler.Event) {
 // prefixes, picking up replicas the engine adds or replaces, until
 // Ctrl-C, which stops the stack (a second Ctrl-C kills it), as docker
 // compose up does.
-func attach(ctx context.Context, g *globalOptions, h *stackHost, st *spec.Stack, out, errOut io.Writer) error {
+func attach(ctx context.Context, g *globalOptions, h *stackHost, st *spec.Stack, out, errOut io.Writer, onStop func()) error {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM)
 	defer signal.Stop(sigs)
@@ -178,6 +200,9 @@ func attach(ctx context.Context, g *globalOptions, h *stackHost, st *spec.Stack,
 	select {
 	case <-sigs:
 	case <-ctx.Done():
+	}
+	if onStop != nil {
+		onStop()
 	}
 	fmt.Fprintln(errOut, "Gracefully stopping... (press Ctrl+C again to force)")
 	stopCtx, kill := context.WithCancel(context.Background())

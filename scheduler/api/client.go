@@ -47,6 +47,12 @@ func (c *Client) Up(ctx context.Context, r UpRequest, onEvent func(Event)) (Resu
 	return c.stream(ctx, "/v1/stacks/up", r, onEvent)
 }
 
+// Watch sends a watch and calls onEvent with what it does, until ctx
+// ends (the engine stops watching when the client goes away).
+func (c *Client) Watch(ctx context.Context, r WatchRequest, onEvent func(Event)) (Result, error) {
+	return c.stream(ctx, "/v1/stacks/watch", r, onEvent)
+}
+
 // Down sends a down and calls onEvent with its progress.
 func (c *Client) Down(ctx context.Context, r DownRequest, onEvent func(Event)) (Result, error) {
 	return c.stream(ctx, "/v1/stacks/down", r, onEvent)

@@ -14,6 +14,18 @@ type UpRequest struct {
 	Build         bool           `json:"build,omitempty"`
 }
 
+// WatchRequest asks the engine to follow the stack's develop.watch rules
+// and its files until the client goes away (berth watch, up --watch).
+type WatchRequest struct {
+	Stack *spec.Stack `json:"stack"`
+	// Load says how the client loaded Stack (its flags and environment),
+	// for the engine to load it again when a stack file changes.
+	Load     spec.Options `json:"load"`
+	Services []string     `json:"services,omitempty"`
+	// Up, when set, brings the stack up first (not with --no-up).
+	Up *UpRequest `json:"up,omitempty"`
+}
+
 // DownRequest asks the engine to take Stack down (berth down).
 type DownRequest struct {
 	Stack   *spec.Stack `json:"stack"`
