@@ -226,6 +226,10 @@ func (c *converter) develop(d *types.DevelopConfig, at []string) *Develop {
 				"use sync, sync+restart, sync+exec, restart or rebuild",
 				"watch action %q is not supported by berth", a)
 		}
+		if w.Exec.Privileged {
+			c.fail(append(at, strconv.Itoa(i), "exec", "privileged"), "remove privileged: the command runs with the container's own privileges",
+				"berth does not run watch commands privileged")
+		}
 		var exec *WatchExec
 		if len(w.Exec.Command) > 0 {
 			exec = &WatchExec{

@@ -53,6 +53,29 @@ func TestLoad_ValidationErrors(t *testing.T) {
 			hint: "remove one of these dependencies",
 		},
 		{
+			name: "watch rules",
+			files: map[string]string{"compose.yaml": `services:
+  web:
+    image: x
+    develop:
+      watch:
+        - path: ./src
+          action: sync+exec
+          target: /src
+        - path: ./conf
+          action: sync+exec
+          target: /conf
+          exec:
+            command: ["true"]
+            privileged: true
+`},
+			want: []string{
+				"compose.yaml:6:11: services.web.develop.watch[0]: watch action sync+exec needs exec.command",
+				"compose.yaml:14:13: services.web.develop.watch[1].exec.privileged: berth does not run watch commands privileged",
+			},
+			hint: "add exec: with command:",
+		},
+		{
 			name: "depends_on unknown service",
 			files: map[string]string{"compose.yaml": `services:
   web:
