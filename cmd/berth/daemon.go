@@ -114,6 +114,7 @@ func runDaemon(ctx context.Context, g *globalOptions) error {
 		_ = srv.Close()
 	}()
 	log.Info("engine serving", "pid", os.Getpid(), "socket", sock)
+	go trimPeriodically(ctx, e.Busy)
 	errc := make(chan error, 1)
 	go func() { errc <- e.Run(ctx) }()
 	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -96,6 +96,7 @@ func serveDNS(g *globalOptions) error {
 	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
 	defer stop()
 	log.Info("serving DNS", "pid", os.Getpid(), "idle-exit", o.IdleExit, "upstreams", o.Upstreams)
+	go trimPeriodically(ctx, nil)
 	err = dnsserver.Serve(ctx, nm, o)
 	if b, rerr := os.ReadFile(pidFile); rerr == nil && strings.TrimSpace(string(b)) == pid {
 		os.Remove(pidFile)

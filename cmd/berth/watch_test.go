@@ -91,7 +91,7 @@ func (c *cli) ids(names ...string) map[string]string {
 	return out
 }
 
-const watchStack = `name: wt
+const watchStackYAML = `name: wt
 services:
   web:
     build: ./web
@@ -130,7 +130,7 @@ services:
 func TestCLI_Watch(t *testing.T) {
 	c := newCLI(t)
 	c.must("image", "import", busyboxTar(t, c.rootfs), "bb")
-	dir := c.stackDir(watchStack)
+	dir := c.stackDir(watchStackYAML)
 	f := filepath.Join(dir, "compose.yaml")
 	site := filepath.Join(dir, "web", "site")
 	writeFile(t, filepath.Join(dir, "web", "Dockerfile"), "FROM bb\nCOPY site /www\nCMD [\"httpd\", \"-f\", \"-p\", \"80\", \"-h\", \"/www\"]\n")
@@ -196,7 +196,7 @@ func TestCLI_Watch(t *testing.T) {
 
 	// The stack file: an edit of one service recreates it alone.
 	mid := c.ids("wt-web-1", "wt-web-2", "wt-job-1", "wt-idle-1")
-	writeFile(t, f, strings.Replace(watchStack, `A: "1"`, `A: "2"`, 1))
+	writeFile(t, f, strings.Replace(watchStackYAML, `A: "1"`, `A: "2"`, 1))
 	w.waitFor("stack file reloaded: idle: 1 created", 10*time.Second)
 	after := c.ids("wt-web-1", "wt-web-2", "wt-job-1", "wt-idle-1")
 	for n, id := range after {
@@ -208,7 +208,7 @@ func TestCLI_Watch(t *testing.T) {
 
 	// A broken edit: reported with its line, nothing touched; fixing it
 	// applies it.
-	broken := strings.Replace(watchStack, "    command: [\"sleep\", \"1000\"]", "    command: [\"sleep\", \"1000\"\n", 1)
+	broken := strings.Replace(watchStackYAML, "    command: [\"sleep\", \"1000\"]", "    command: [\"sleep\", \"1000\"\n", 1)
 	writeFile(t, f, broken)
 	w.waitFor("stack file not reloaded", 10*time.Second)
 	if !strings.Contains(w.out.String(), "compose.yaml:29:") {
@@ -217,7 +217,7 @@ func TestCLI_Watch(t *testing.T) {
 	if got := c.ids("wt-web-1", "wt-web-2", "wt-job-1", "wt-idle-1"); fmt.Sprint(got) != fmt.Sprint(after) {
 		t.Error("a broken edit changed containers")
 	}
-	writeFile(t, f, strings.Replace(watchStack, `A: "1"`, `A: "3"`, 1))
+	writeFile(t, f, strings.Replace(watchStackYAML, `A: "1"`, `A: "3"`, 1))
 	w.waitForN("stack file reloaded: idle: 1 created", 2, 10*time.Second)
 
 	// Ctrl-C ends the watch, not the stack.
