@@ -4,14 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"slices"
 
 	"github.com/moby/patternmatcher"
-	"github.com/moby/patternmatcher/ignorefile"
 
+	"github.com/berthproject/berth/image/build"
 	"github.com/berthproject/berth/spec"
 )
 
@@ -40,7 +39,7 @@ func compileWatchRules(st *spec.Stack, services []string) ([]*watchRule, error) 
 		if svc.Build != nil && filepath.IsAbs(svc.Build.Context) {
 			context = svc.Build.Context
 			var err error
-			if di, err = readDockerignore(context); err != nil {
+			if di, err = build.ReadDockerignore(context); err != nil {
 				return nil, fmt.Errorf("service %s: %w", name, err)
 			}
 		}
@@ -61,25 +60,6 @@ func compileWatchRules(st *spec.Stack, services []string) ([]*watchRule, error) 
 		}
 	}
 	return out, nil
-}
-
-func readDockerignore(context string) (*patternmatcher.PatternMatcher, error) {
-	f, err := os.Open(filepath.Join(context, ".dockerignore"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	patterns, err := ignorefile.ReadAll(f)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", f.Name(), err)
-	}
-	if len(patterns) == 0 {
-		return nil, nil
-	}
-	return patternmatcher.New(patterns)
 }
 
 // match reports whether the host path p is one the rule takes, and its

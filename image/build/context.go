@@ -45,9 +45,18 @@ func openContext(dir string) (*buildContext, error) {
 		return nil, fmt.Errorf("build context %s is not a directory", dir)
 	}
 	t := &srcTree{root: real, fromContext: true}
-	f, err := os.Open(filepath.Join(real, ".dockerignore"))
+	if t.ignore, err = ReadDockerignore(real); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// ReadDockerignore reads the .dockerignore of the context directory dir;
+// nil when it has none (or an empty one).
+func ReadDockerignore(dir string) (*patternmatcher.PatternMatcher, error) {
+	f, err := os.Open(filepath.Join(dir, ".dockerignore"))
 	if errors.Is(err, fs.ErrNotExist) {
-		return t, nil
+		return nil, nil
 	}
 	if err != nil {
 		return nil, err
@@ -57,10 +66,14 @@ func openContext(dir string) (*buildContext, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", f.Name(), err)
 	}
-	if t.ignore, err = patternmatcher.New(patterns); err != nil {
+	if len(patterns) == 0 {
+		return nil, nil
+	}
+	pm, err := patternmatcher.New(patterns)
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Name(), err)
 	}
-	return t, nil
+	return pm, nil
 }
 
 // excluded reports whether rel (slash-separated, relative to the tree)
