@@ -132,7 +132,16 @@ func (r *storeRecords) current() snapshot {
 	return s
 }
 
-// isAlive asks the caller, through a one-second cache.
+// How long an answer of alive is kept: a second for a container that is
+// alive, a tenth for one that is not, which is mostly one starting or
+// waiting for its first passing health check. That one should answer as
+// soon as it is ready: a rolling update or a reload waits on it.
+const (
+	aliveFresh    = time.Second
+	notAliveFresh = 100 * time.Millisecond
+)
+
+// isAlive asks the caller, through a cache (aliveFresh, notAliveFresh).
 //
 // Preconditions: r.mu held.
 func (r *storeRecords) isAlive(id string) bool {
@@ -140,7 +149,11 @@ func (r *storeRecords) isAlive(id string) bool {
 		return true
 	}
 	a, ok := r.health[id]
-	if ok && time.Since(a.at) < time.Second {
+	fresh := aliveFresh
+	if !a.alive {
+		fresh = notAliveFresh
+	}
+	if ok && time.Since(a.at) < fresh {
 		return a.alive
 	}
 	if ok {

@@ -52,8 +52,15 @@ type Health struct {
 // startingCadence is how often a check runs until its first success
 // (at most: a shorter interval or start interval wins), so that a
 // replica joins DNS, and its dependents start, within a second of being
-// ready rather than an interval later.
-const startingCadence = time.Second
+// ready rather than an interval later. Just after the start the checks
+// come quicker still, from startingFirst, a quarter of the container's
+// age: most services listen within milliseconds, and a first check that
+// came a moment too early should not cost a whole second (a rolling
+// update waits on it, replica after replica).
+const (
+	startingCadence = time.Second
+	startingFirst   = 100 * time.Millisecond
+)
 
 // HealthResult is one run of the check.
 type HealthResult struct {
@@ -92,7 +99,8 @@ func NextHealthCheck(c *Container, now time.Time) time.Duration {
 		next = cmp.Or(hc.StartInterval, DefaultHealthStartInterval)
 	}
 	if c.State.Health == nil || c.State.Health.Status == HealthStarting {
-		next = min(next, startingCadence)
+		ramp := max(startingFirst, min(startingCadence, now.Sub(c.State.StartedAt)/4))
+		next = min(next, ramp)
 	}
 	return next
 }

@@ -68,9 +68,12 @@ func TestCheckHealth_TimeoutAndStartPeriod(t *testing.T) {
 	if h.Status != HealthStarting || h.FailingStreak != 0 {
 		t.Errorf("failure in the start period counted: %+v", h)
 	}
-	// Before its first success it is checked every second.
-	if d := NextHealthCheck(c, time.Now()); d != time.Second {
-		t.Errorf("next check in the start period, before a success, after %v", d)
+	// Before its first success it is checked every second at most, and
+	// quicker just after its start: from 100 ms, a quarter of its age.
+	for age, want := range map[time.Duration]time.Duration{0: 100 * time.Millisecond, 2 * time.Second: 500 * time.Millisecond, time.Minute: time.Second} {
+		if d := NextHealthCheck(c, c.State.StartedAt.Add(age)); d != want {
+			t.Errorf("next check at %v of age, before a success, after %v, want %v", age, d, want)
+		}
 	}
 	c.State.Health = &Health{Status: HealthHealthy}
 	if d := NextHealthCheck(c, time.Now()); d != DefaultHealthStartInterval {
