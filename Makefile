@@ -7,19 +7,39 @@ BIN    := bin/berth
 GO     ?= go
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: all build test test-unit test-interop demo example-nginx bench lint deps setup clean
+.PHONY: all build shim test test-unit test-interop demo example-nginx bench lint deps setup clean
 
 all: build
 
-# berth-init is the containers' PID 1; berth looks for it beside itself.
+# berth-init is the containers' PID 1 (until it hands over to berth-shim,
+# below); berth looks for it beside itself.
 # berth-registry is berth with the registry client (-tags registry): berth
 # hands pull and push to it, so no other command pays for net/http and TLS.
 # Both are static: nothing to load at start-up, and the init runs in
 # containers whose root filesystems have no libc of ours.
-build:
+build: shim
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/berth
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o bin/berth-init ./cmd/berth-init
 	CGO_ENABLED=0 $(GO) build -trimpath -tags registry -o bin/berth-registry ./cmd/berth
+
+# berth-shim is the C supervisor a container's init hands over to once the
+# workload runs (runtime/containerinit/doc.go, "The shim"): PID 1 of a
+# running container then costs a small static C program's memory, not a Go
+# runtime's. berth looks for it beside itself and does without it when it
+# is missing. Static, for the same reasons as berth-init. The tests build
+# it too, with SHIM_OUT set (internal/testutil/shim.go). gcc and libc6-dev
+# (for the static libc.a) are installed when missing.
+SHIM_OUT    ?= bin/berth-shim
+SHIM_CC     ?= gcc
+SHIM_CFLAGS := -std=gnu11 -Os -static -Wall -Wextra -Werror -fno-asynchronous-unwind-tables \
+	-ffunction-sections -fdata-sections -Wl,--gc-sections -s
+shim:
+	@command -v $(SHIM_CC) >/dev/null && [ -f "$$($(SHIM_CC) -print-file-name=libc.a)" ] || { \
+	  echo "installing gcc libc6-dev"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc libc6-dev >/dev/null || \
+	  { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc libc6-dev >/dev/null; }; }
+	@mkdir -p $(dir $(SHIM_OUT))
+	$(SHIM_CC) $(SHIM_CFLAGS) -o $(SHIM_OUT) cmd/berth-shim/*.c
 
 # setup installs the Debian packages the tests and the demo use when they
 # are missing: busybox-static builds the test root filesystems,
@@ -63,14 +83,17 @@ example-nginx: setup build
 # (bench/pull.sh), then networks against the host's loopback: DNS and
 # TCP throughput (bench/net.sh), then Dockerfile builds against buildah
 # (bench/build.sh), then the engine against podman-compose: up, down,
-# restart after kill -9, memory per container (bench/stack.sh). They
-# install their peers from Debian.
+# restart after kill -9, memory per container (bench/stack.sh), then
+# berth watch on examples/hello: sync, rebuild, stack file reload, against
+# goals (bench/watch.sh; no peer has a watch here). They install their
+# peers from Debian.
 bench: setup build
 	@./bench/runtime.sh
 	@./bench/pull.sh
 	@./bench/net.sh
 	@./bench/build.sh
 	@./bench/stack.sh
+	@./bench/watch.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -13,7 +13,7 @@
 #      such a container at once; both sides are measured that way)
 #                                                               goal berth <= 0.2x podman
 #   e. memory per running container, 10 up: berth's own processes (each
-#      container's berth-init, plus the engine and the DNS helper divided by
+#      container's PID 1, berth-shim once it runs, plus the engine and the DNS helper divided by
 #      the number of containers) against conmon, podman's per-container
 #      monitor; RSS and PSS from /proc/PID/smaps_rollup   goal berth PSS <= conmon's
 #
@@ -99,8 +99,8 @@ if [[ -z ${BERTH_BENCH_STACK_NS:-} ]]; then
 		apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null ||
 			{ apt-get update -qq && apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null; }
 	fi
-	if [[ -z ${BERTH:-} && (! -x $REPO/bin/berth || ! -x $REPO/bin/berth-registry || ! -x $REPO/bin/berth-init) ]]; then
-		say "bin/berth, bin/berth-registry or bin/berth-init missing: make build"
+	if [[ -z ${BERTH:-} && (! -x $REPO/bin/berth || ! -x $REPO/bin/berth-registry || ! -x $REPO/bin/berth-init || ! -x $REPO/bin/berth-shim) ]]; then
+		say "bin/berth, bin/berth-registry, bin/berth-init or bin/berth-shim missing: make build"
 		make -C "$REPO" build >/dev/null
 	fi
 	BERTH=$(readlink -f -- "${BERTH:-$REPO/bin/berth}")
@@ -514,7 +514,7 @@ check $BERTH_PC_PSS $CONMON_PSS
 printf '  %-30s berth %s RSS, %s PSS (init %s RSS, %s PSS; engine + DNS helper / 10: %s RSS, %s PSS)\n' \
 	"memory a container, 10 up" "$(mb $BERTH_PC_RSS)" "$(mb $BERTH_PC_PSS)" "$(mb $INIT_RSS)" "$(mb $INIT_PSS)" "$(mb $((SHARED_RSS / 10)))" "$(mb $((SHARED_PSS / 10)))"
 printf '  %-30s conmon %s RSS, %s PSS   goal berth PSS <= conmon PSS: %s\n' "" "$(mb $CONMON_RSS)" "$(mb $CONMON_PSS)" "$V"
-printf '  %-30s (berth-init alone against conmon: %s)\n' "" "$(le $INIT_PSS $CONMON_PSS && echo "PSS at or below conmon's" || echo "PSS above conmon's")"
+printf '  %-30s (PID 1 alone against conmon: %s)\n' "" "$(le $INIT_PSS $CONMON_PSS && echo "PSS at or below conmon's" || echo "PSS above conmon's")"
 say "  berth's shared processes:$SHARED_WHAT"
 [[ -z $AARD ]] || say "  $AARD"
 say ""

@@ -217,6 +217,11 @@ func TestRun_CommandErrors(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(rootfs, "notexec"), []byte("#!/bin/sh\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Executable by its mode but of no format the kernel runs: only the
+	// exec itself fails (in berth-shim's gate, when there is a shim).
+	if err := os.WriteFile(filepath.Join(rootfs, "badformat"), []byte("not a program\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name string
 		args []string
@@ -227,6 +232,7 @@ func TestRun_CommandErrors(t *testing.T) {
 		{"missing path", []string{"/no/such"}, ExitNotFound, "no such file"},
 		{"not executable", []string{"/notexec"}, ExitCannotExecute, "permission denied"},
 		{"a directory", []string{"/bin"}, ExitCannotExecute, "is a directory"},
+		{"bad format", []string{"/badformat"}, ExitCannotExecute, `exec "/badformat": exec format error`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -37,6 +37,12 @@
 //     a detached empty tmpfs, so every container shares the binary's page
 //     cache and no container can write to it. Where the new mount API is
 //     missing it falls back to a sealed memfd copy.
+//   - Once the workload runs, the init hands over to berth-shim, a small C
+//     program installed beside berth, sealed like the init, so that a
+//     running container's PID 1 costs well under conmon's memory
+//     (containerinit/doc.go, "The shim"). BERTH_NO_SHIM=1 in berth's
+//     environment (NoShimEnv), a missing berth-shim or a dynamically
+//     linked init keeps the Go init as the supervisor; the tests run both.
 //   - The init stays out of the container's limits, as conmon stays out of
 //     its container's: the user's limits count only the workload, a fork
 //     bomb cannot starve the init of threads, and the container's OOM

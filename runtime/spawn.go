@@ -27,6 +27,7 @@ const initFlags = unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS |
 type pendingInit struct {
 	cmd  *exec.Cmd
 	sock *os.File // our end of the SOCK_SEQPACKET pair
+	shim bool     // it has FdInitExe and FdShimExe, to hand over to berth-shim
 }
 
 // spawnInit starts an init that knows nothing yet: everything it needs
@@ -37,11 +38,18 @@ type pendingInit struct {
 // child of it, the workload, exec'd processes and the /sys it mounts, is
 // there from the start.
 func spawnInit(netns string) (*pendingInit, error) {
-	exe, err := sealedExe()
+	exe, shim, err := sealedExe()
 	if err != nil {
 		return nil, err
 	}
 	defer exe.Close()
+	extra := []*os.File{nil}
+	if shim != nil {
+		// FdInitExe and FdShimExe: the shim starts exec helpers from the
+		// one, the workload's gate is the other.
+		defer shim.Close()
+		extra = append(extra, exe, shim)
+	}
 	// The child's fd 3 is the socket (ExtraFiles), so the path we exec
 	// must name an fd above it.
 	exeFd, err := unix.FcntlInt(exe.Fd(), unix.F_DUPFD_CLOEXEC, 64)
@@ -57,6 +65,7 @@ func spawnInit(netns string) (*pendingInit, error) {
 	}
 	ours, theirs := os.NewFile(uintptr(sfd[0]), "init-sock"), os.NewFile(uintptr(sfd[1]), "init-sock")
 	defer theirs.Close()
+	extra[0] = theirs
 	flags := uintptr(initFlags)
 	if netns != "" {
 		flags &^= unix.CLONE_NEWNET
@@ -65,7 +74,7 @@ func spawnInit(netns string) (*pendingInit, error) {
 		Path:       "/proc/self/fd/" + strconv.Itoa(exeFd),
 		Args:       []string{"berth-init", containerinit.Arg},
 		Env:        []string{"GOMAXPROCS=1", "GOGC=50"},
-		ExtraFiles: []*os.File{theirs},
+		ExtraFiles: extra,
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: flags,
 			// Its own session: the user's ^C reaches the CLI, which
@@ -80,7 +89,7 @@ func spawnInit(netns string) (*pendingInit, error) {
 		}
 		return nil, fmt.Errorf("starting the container's init: %w", err)
 	}
-	return &pendingInit{cmd: cmd, sock: ours}, nil
+	return &pendingInit{cmd: cmd, sock: ours, shim: shim != nil}, nil
 }
 
 // startIn starts cmd, inside the network namespace at netns when that is
@@ -204,6 +213,10 @@ func (m *Manager) initFiles(c *Container, cg cgroup, stdio *Stdio) (fds initFDs,
 	join, leave, err := cg.JoinFiles()
 	if err != nil {
 		return fds, err
+	}
+	if containerinit.FdJoin+len(join)+len(leave) > containerinit.FdExecListen {
+		closeAll(append(join, leave...))
+		return fds, fmt.Errorf("%d cgroup files to join and leave: more than the init has room for", len(join)+len(leave))
 	}
 	for i, f := range append(join, leave...) {
 		fds.add(f, containerinit.FdJoin+i)

@@ -115,7 +115,7 @@ func (m *Manager) handshake(c *Container, cg cgroup, stdio *Stdio, pre *pendingI
 	b := containerinit.Bootstrap{
 		ID: c.ID, StateDir: c.Dir, Spec: c.Config.initSpec(), Attached: stdio != nil,
 		HasOOM: fds.hasOOM, Join: fds.join, Leave: fds.leave, Ephemeral: c.Config.AutoRemove,
-		Fds: fds.targets,
+		Shim: pre.shim, Fds: fds.targets,
 	}
 	// The init's start time tells it apart from a later process with
 	// its pid. Read it now, while the init surely lives, waiting for its

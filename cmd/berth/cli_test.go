@@ -40,10 +40,21 @@ func TestMain(m *testing.M) {
 		{filepath.Join(dir, "berth-registry"), ".", "registry"},
 	} {
 		build := exec.Command("go", "build", "-tags", b[2], "-o", b[0], b[1])
+		// Static, as make builds them: the shim runs berth-init inside
+		// containers, for exec.
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		build.Stderr = os.Stderr
 		if err := build.Run(); err != nil {
 			os.RemoveAll(dir)
 			panic("building " + b[1] + ": " + err.Error())
+		}
+	}
+	// berth-shim too, as root (it takes gcc, which make installs): the
+	// containers hand over to it as they do beside an installed berth.
+	if os.Geteuid() == 0 {
+		if _, err := testutil.BuildShim(dir); err != nil {
+			os.RemoveAll(dir)
+			panic(err.Error())
 		}
 	}
 	code := m.Run()

@@ -13,6 +13,69 @@
 // protocol.go. It imports nothing of berth: runtime imports it for the
 // wire types.
 //
+// The shim. A Go program that only waits still holds 0.6-0.9 MB of
+// private memory (heap arena, runtime structures, several threads), and
+// every container has one PID 1; conmon, podman's per-container monitor,
+// holds under 0.5 MB. So once the workload runs, the Go init hands the
+// container over to berth-shim (cmd/berth-shim), a small static C
+// program, which is PID 1 from then on. Decisions:
+//   - The runtime passes the shim only when berth-shim is installed beside
+//     berth (as berth-init is), BERTH_NO_SHIM is not 1, and the init binary
+//     is static (the shim runs it inside the container, see exec below).
+//     It seals the shim as it seals the init (the same detached read-only
+//     overlay) and starts the init with both binaries at FdInitExe and
+//     FdShimExe; Bootstrap.Shim says so. Otherwise the Go init supervises,
+//     as it always did.
+//   - The Go init does everything up to "workload started" (mounts,
+//     pivot_root, user, capabilities, cgroups, stdio, the exec socket),
+//     then execs the shim (/proc/self/fd/FdShimExe) in its own place: PID 1
+//     and its children survive execve. What the shim needs is at fixed fds
+//     (protocol.go, the same numbers in cmd/berth-shim/shim.h) and in its
+//     arguments (the workload's pid, the cgroup file counts, flags for
+//     --rm, OOM file, TTY, attached, stdin); every other fd is
+//     close-on-exec. Should the exec fail, the Go init supervises after all.
+//   - execve makes a process dumpable again, until the shim's first
+//     prctl(PR_SET_DUMPABLE, 0). No process of the container may run
+//     meanwhile (/proc/1/fd holds the host's state directory): the workload
+//     is forked, with all its settings, as the shim's gate mode, which
+//     waits on a pipe for the shim's byte before it execs the command. The
+//     shim, non-dumpable and catching signals, opens the gate, learns from a
+//     second (close-on-exec) pipe whether the exec worked, and sends the
+//     runtime the Reply: the pid, or the error and exit code execError
+//     gives (126, 127). So the container counts as started only once the
+//     shim supervises it.
+//   - The shim does what supervise does, with the same results on disk:
+//     signals through a signalfd (every one but SIGCHLD forwarded to the
+//     workload, real-time ones included; SIGWINCH resizes the pty first;
+//     a SIGPIPE of its own writes is dropped), reaping, the log in the same
+//     json-file format byte for byte (json.Marshal's escaping, RFC 3339
+//     nanosecond times, lines cut at 16 KiB of 8 KiB reads), copies to and
+//     from the attached user, and at the end kill(-1), reaping, the last
+//     output, exit.json as writeExitStatus writes it, the workload's exit
+//     code. One thread and one poll loop: a user who stops reading holds up
+//     that stream, as the Go init's copier does, but not signals.
+//   - Exec. The shim does not speak the exec protocol. For each connection
+//     it forks and execs the init binary (FdInitExe, kept open and
+//     close-on-exec) as an exec helper (ExecConnArg) with the connection
+//     at FdExecConn and only what forking needs: the cgroup files at
+//     FdJoin, the workload's cgroup namespace (FdCgroupNS), the container's
+//     user, env and directory (a sealed memfd, FdExecSpec) and FdExecEnd.
+//     The helper serves that one connection with the exec server's code,
+//     forking as the init does (its forking thread steps into the
+//     container's groups, on v2 the helper itself steps in and out), and
+//     is the parent and reaper of its process; a detached process is the
+//     shim's to reap once the helper is gone. The helper is dumpable until
+//     its package init, so it must hold nothing from the host's side: it
+//     is exec'd as root with every capability, which a container process
+//     (Docker's default set) cannot ptrace or read through /proc anyway.
+//   - When the workload ends the shim closes the exec socket and the write
+//     end of FdExecEnd: each helper kills its process's group, sends its
+//     client the exit code (137) and exits; after they are gone (at most
+//     a second) kill(-1) takes the rest, as before.
+//   - A helper needs a static init binary: it is exec'd inside the
+//     container, where a dynamically linked one would find no loader.
+//     make builds it static; the runtime's tests build one for the shim.
+//
 // Exec. The init also runs processes in its running container for
 // `berth exec` (runtime's Manager.Exec), so exec, like logs and exit
 // codes, needs no engine. Decisions:

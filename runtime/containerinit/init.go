@@ -17,25 +17,39 @@ import (
 // container's memory and pids groups for good (see spawnWorkload), is
 // never the thread-group leader, whose group the kernel charges the whole
 // process's memory to and /proc/PID/cgroup reports.
+//
+// An exec helper (ExecConnArg) does the same for its forks, and makes
+// itself non-dumpable first of all: the shim's execve made it dumpable,
+// and it runs among the container's processes (see doc.go, "The shim").
 func init() {
-	if len(os.Args) >= 2 && os.Args[1] == Arg {
+	if len(os.Args) < 2 {
+		return
+	}
+	switch os.Args[1] {
+	case ExecConnArg:
+		_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+		goruntime.LockOSThread()
+	case Arg:
 		goruntime.LockOSThread()
 	}
 }
 
-// MaybeRun turns this process into a container's init when it was started
-// as one, and never returns in that case. berth's main calls it first
-// thing: the berth binary is the init's fallback when berth-init is not
-// installed beside it.
+// MaybeRun turns this process into a container's init (or an exec helper)
+// when it was started as one, and never returns in that case. berth's main
+// calls it first thing: the berth binary is the init's fallback when
+// berth-init is not installed beside it.
 func MaybeRun() {
-	if len(os.Args) < 2 || os.Args[1] != Arg {
+	if len(os.Args) < 2 || (os.Args[1] != Arg && os.Args[1] != ExecConnArg) {
 		return
 	}
 	Main()
 }
 
-// Main is the init's whole life; it never returns.
+// Main is the init's whole life (or an exec helper's); it never returns.
 func Main() {
+	if len(os.Args) >= 2 && os.Args[1] == ExecConnArg {
+		os.Exit(runExecConn())
+	}
 	os.Exit(runInit())
 }
 
@@ -62,6 +76,10 @@ func runInit() int {
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	// We were exec'ed as /proc/self/fd/N; show a name in ps instead.
 	_ = os.WriteFile("/proc/self/comm", []byte("berth-init"), 0)
+	// The sealed binaries, with a shim, go to nothing the init starts
+	// but the shim and the gate, which get them explicitly.
+	unix.CloseOnExec(FdInitExe)
+	unix.CloseOnExec(FdShimExe)
 	sigs, sigsReady := notifySignals()
 	sync := os.NewFile(FdSync, "sync")
 	b, err := receiveBootstrap()
@@ -78,6 +96,22 @@ func runInit() int {
 		}
 		_ = json.NewEncoder(sync).Encode(Reply{Error: err.Error(), Code: code})
 		return code
+	}
+	if w.gate != nil {
+		// From here on berth-shim supervises, in this process's place;
+		// handOver returns only when it could not exec the shim.
+		err := handOver(b, w, sigs)
+		fmt.Fprintf(os.Stderr, "berth-init: %v; the Go init supervises instead\n", err)
+		if err := w.gate.open(); err != nil {
+			w.exec.close()
+			code := ExitSetupFailed
+			var ie *initError
+			if errors.As(err, &ie) {
+				code = ie.code
+			}
+			_ = json.NewEncoder(sync).Encode(Reply{Error: err.Error(), Code: code})
+			return code
+		}
 	}
 	_ = json.NewEncoder(sync).Encode(Reply{Pid: w.pid})
 	sync.Close()
@@ -121,13 +155,22 @@ func startContainer(b *Bootstrap, sigsReady <-chan struct{}) (*workload, error) 
 		return nil, err
 	}
 	<-sigsReady
-	pid, err := spawnWorkload(argv0, c.Args, env, cwd, u, c.TTY, stdio.childFiles(), b.Join, b.Leave)
+	var g *gate
+	if b.Shim {
+		if g, err = newGate(c.Args[0]); err != nil {
+			execs.close()
+			return nil, err
+		}
+	}
+	pid, err := spawnWorkload(argv0, c.Args, env, cwd, u, c.TTY, stdio.childFiles(), b.Join, b.Leave, g)
 	stdio.closeChildEnds()
+	g.closeChildEnds()
 	if err != nil {
 		execs.close()
+		g.close()
 		return nil, execError(c.Args[0], err)
 	}
-	return &workload{pid: pid, io: stdio, exec: execs}, nil
+	return &workload{pid: pid, io: stdio, exec: execs, gate: g}, nil
 }
 
 func setHostname(c *Spec) error {
@@ -150,8 +193,10 @@ func setHostname(c *Spec) error {
 // pids groups are per thread in Linux, and the child inherits the
 // thread's. The thread is never unlocked, so it ends with this call and
 // its marks never reach the init; the Go runtime starts new threads from a
-// clean template thread, never from a locked one.
-func spawnWorkload(argv0 string, argv, env []string, cwd string, u execUser, tty bool, files []uintptr, join, leave int) (int, error) {
+// clean template thread, never from a locked one. With a gate (the shim's
+// hand-over) the child execs berth-shim's gate, which execs argv0 once
+// the shim lets it.
+func spawnWorkload(argv0 string, argv, env []string, cwd string, u execUser, tty bool, files []uintptr, join, leave int, g *gate) (int, error) {
 	type result struct {
 		pid int
 		err error
@@ -159,7 +204,7 @@ func spawnWorkload(argv0 string, argv, env []string, cwd string, u execUser, tty
 	done := make(chan result, 1)
 	go func() {
 		goruntime.LockOSThread()
-		pid, err := forkWorkload(argv0, argv, env, cwd, u, tty, files, join)
+		pid, err := forkWorkload(argv0, argv, env, cwd, u, tty, files, join, g)
 		// On v2 the whole init moved in for the fork; out it goes again.
 		if lerr := writeZero(FdJoin+join, leave); lerr != nil && err == nil {
 			err = &initError{ExitSetupFailed, fmt.Errorf("leaving the container's cgroup: %w", lerr)}
@@ -173,7 +218,7 @@ func spawnWorkload(argv0 string, argv, env []string, cwd string, u execUser, tty
 // forkWorkload marks the calling thread and forks the workload from it.
 //
 // Preconditions: on a locked OS thread that is never unlocked.
-func forkWorkload(argv0 string, argv, env []string, cwd string, u execUser, tty bool, files []uintptr, join int) (int, error) {
+func forkWorkload(argv0 string, argv, env []string, cwd string, u execUser, tty bool, files []uintptr, join int, g *gate) (int, error) {
 	// Into the groups the init stays out of: v1 memory and pids for this
 	// thread, v2 the container's group for the whole init.
 	if err := writeZero(FdJoin, join); err != nil {
@@ -201,6 +246,9 @@ func forkWorkload(argv0 string, argv, env []string, cwd string, u execUser, tty 
 	}
 	if err := restrictThread(); err != nil {
 		return 0, &initError{ExitSetupFailed, err}
+	}
+	if g != nil {
+		argv0, argv, files = g.command(argv0, argv, files)
 	}
 	attr := &syscall.ProcAttr{
 		Dir:   cwd,

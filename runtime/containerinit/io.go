@@ -15,6 +15,7 @@ type workload struct {
 	pid  int // inside the container's PID namespace
 	io   *workloadIO
 	exec *execServer
+	gate *gate // with a shim: holds the workload before its exec
 }
 
 // workloadIO connects the workload's stdio to the log and, when a user is

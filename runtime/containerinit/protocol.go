@@ -12,6 +12,13 @@ package containerinit
 //	init   -> parent  Reply (JSON): the workload's pid, or an error and exit code
 //	init              closes the socket; from here on it only supervises
 //
+// With Bootstrap.Shim the last two lines are the shim's (doc.go, "The
+// shim"):
+//
+//	init              starts the workload behind its gate, execs berth-shim
+//	shim              non-dumpable, catching signals; opens the gate
+//	shim   -> parent  Reply: the workload's pid, or why its exec failed
+//
 // The parent sends the Bootstrap only after the cgroup move, so nothing the
 // workload does ever runs outside its limits.
 
@@ -39,6 +46,42 @@ const (
 	FdJoin = 106
 )
 
+// File descriptors of the shim hand-over (see doc.go, "The shim"). The
+// sealed binaries come with the init's start, beside FdSync, when the
+// runtime found berth-shim; the rest are where the init leaves them for the
+// shim. cmd/berth-shim/shim.h has the same numbers (TestShimFdsMatch holds
+// them together).
+const (
+	FdInitExe = 4 // the sealed init binary: the shim execs it as an exec helper
+	FdShimExe = 5 // the sealed berth-shim binary
+
+	FdExecListen     = 120 // the exec socket, listening
+	FdCgroupNS       = 121 // the workload's cgroup namespace, which exec'd processes join
+	FdExecSpec       = 122 // memfd: the Spec (user, env, working dir) an exec helper needs
+	FdWorkloadStdin  = 123 // write end of the workload's stdin pipe
+	FdWorkloadStdout = 124 // read end of its stdout pipe, or the pty master
+	FdWorkloadStderr = 125 // read end of its stderr pipe
+	FdGate           = 126 // one byte here lets the waiting workload exec
+	FdGateErr        = 127 // the gate's errno when its exec failed, EOF when not
+	FdExecConn       = 128 // in an exec helper: its one connection
+	FdExecEnd        = 129 // in an exec helper: reads EOF when the container ends
+
+	// The gate (the workload before its exec) has the shim binary, the
+	// pipe it waits on and the one it reports a failed exec on.
+	GateFdExe  = 3
+	GateFdWait = 4
+	GateFdErr  = 5
+)
+
+// The modes of berth-shim (os.Args[1]) and of an exec helper.
+const (
+	ShimSupervise = "supervise"
+	ShimGate      = "gate"
+	// ExecConnArg is os.Args[1] of the init binary run by the shim as the
+	// exec server of one connection.
+	ExecConnArg = "__berth_exec_conn"
+)
+
 // Arg is os.Args[1] of a process that must run as a container's init.
 const Arg = "__berth_init"
 
@@ -54,6 +97,9 @@ type Bootstrap struct {
 	// Ephemeral containers (--rm) skip fsync of their state files: after
 	// a crash nobody wants them back, and the next run cleans them up.
 	Ephemeral bool `json:"ephemeral,omitempty"`
+	// Shim says the init was started with FdInitExe and FdShimExe: it
+	// hands the running container over to berth-shim.
+	Shim bool `json:"shim,omitempty"`
 	// Fds says, for each file passed with this message, in order, the fd
 	// number the init moves it to.
 	Fds []int `json:"fds"`

@@ -1,9 +1,13 @@
 // Command counter is the hello example's back end: an in-memory counter
 // per key, over HTTP. POST /incr/{key} adds one and answers the new count;
 // GET /healthz answers ok. The counts live as long as the process: a
-// restarted counter starts from zero again, which the demo shows.
+// restarted counter starts again from COUNTER_START (zero), which the
+// demo shows.
 //
-// Settings come from the environment: COUNTER_ADDR (default ":8081").
+// Settings come from the environment: COUNTER_ADDR (default ":8081") and
+// COUNTER_START (default 0), the number every count starts from: set it
+// in compose.yaml to carry a count over to a new counter (berth watch
+// recreates the counter alone when its environment changes).
 // counter -healthcheck GETs its own /healthz and exits 0 or 1, for the
 // image's HEALTHCHECK: the image is FROM scratch, with no shell or wget.
 package main
@@ -29,25 +33,36 @@ func main() {
 	if *healthcheck {
 		os.Exit(httpsvc.Probe("COUNTER_ADDR", addr))
 	}
-	if err := httpsvc.Serve("counter", addr, newCounter().routes()); err != nil {
+	start, err := strconv.ParseInt(httpsvc.Env("COUNTER_START", "0"), 10, 64)
+	if err != nil {
+		log.Printf("counter: COUNTER_START: %v", err)
+		os.Exit(2)
+	}
+	if err := httpsvc.Serve("counter", addr, newCounter(start).routes()); err != nil {
 		log.Printf("counter: %v", err)
 		os.Exit(1)
 	}
 }
 
-// counter holds the counts.
+// counter holds the counts; a key not seen yet counts from start.
 type counter struct {
+	start int64
+
 	mu     sync.Mutex
 	counts map[string]int64
 }
 
-func newCounter() *counter { return &counter{counts: map[string]int64{}} }
+func newCounter(start int64) *counter { return &counter{start: start, counts: map[string]int64{}} }
 
 func (c *counter) incr(key string) int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.counts[key]++
-	return c.counts[key]
+	n, ok := c.counts[key]
+	if !ok {
+		n = c.start
+	}
+	c.counts[key] = n + 1
+	return n + 1
 }
 
 func (c *counter) routes() http.Handler {

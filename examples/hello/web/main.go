@@ -2,12 +2,16 @@
 // service, by its name on the stack's network, for the next visit number
 // and answers "Hello from <hostname> — visit number N": with three
 // replicas, each answers with its own hostname and all share one count.
-// GET /healthz answers ok.
+// GET /static/... serves the files of a directory (web/static, which the
+// image holds at /static): what a user edits without recompiling, and
+// what berth watch copies into the running replicas (develop.watch in
+// compose.yaml). GET /healthz answers ok.
 //
-// Settings come from the environment: WEB_ADDR (default ":8080") and
-// COUNTER_URL (default "http://counter:8081"). web -healthcheck GETs its
-// own /healthz and exits 0 or 1, for the image's HEALTHCHECK: the image is
-// FROM scratch, with no shell or wget.
+// Settings come from the environment: WEB_ADDR (default ":8080"),
+// COUNTER_URL (default "http://counter:8081") and WEB_STATIC (default
+// "/static"). web -healthcheck GETs its own /healthz and exits 0 or 1,
+// for the image's HEALTHCHECK: the image is FROM scratch, with no shell
+// or wget.
 package main
 
 import (
@@ -38,7 +42,7 @@ func main() {
 		host = "unknown"
 	}
 	a := &app{host: host, counterURL: strings.TrimRight(httpsvc.Env("COUNTER_URL", "http://counter:8081"), "/"),
-		client: &http.Client{Timeout: 2 * time.Second}}
+		static: httpsvc.Env("WEB_STATIC", "/static"), client: &http.Client{Timeout: 2 * time.Second}}
 	if err := httpsvc.Serve("web", addr, a.routes()); err != nil {
 		log.Printf("web: %v", err)
 		os.Exit(1)
@@ -49,6 +53,7 @@ func main() {
 type app struct {
 	host       string
 	counterURL string
+	static     string // directory served under /static/
 	client     *http.Client
 }
 
@@ -58,6 +63,9 @@ func (a *app) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
+	// Read from disk at each request, so a file synced into the container
+	// is served at once: nothing is cached or embedded.
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServer(http.Dir(a.static))))
 	return mux
 }
 
