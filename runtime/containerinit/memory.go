@@ -10,16 +10,21 @@ import (
 )
 
 // shrink gives back the memory the set-up needed and the long quiet life
-// of the init does not: free heap pages, and the mapped pages of its own
-// code and read-only data. Every container has an init, so this is memory
-// per container.
-//
-// Dropping the code pages is safe because those mappings are never
-// written: a page needed later faults back in from the page cache, which
-// every container's init shares. Writable mappings are left alone, since
-// there the private copy is the only copy.
-func shrink() {
+// of the init does not: the mapped pages of its own code and read-only
+// data. Every container has an init, so this is memory per container.
+func shrink() { DropCodePages() }
 
+// DropCodePages drops the resident pages of the running binary's
+// read-only mappings (code, read-only data): a long-lived process ran its
+// start-up and every package's init code once, and those pages would
+// otherwise sit in memory for its whole life. Berth's engine and DNS
+// helper call it too.
+//
+// It is safe because those mappings are never written: a page needed
+// later faults back in from the page cache, which every process of the
+// same binary shares. Writable mappings are left alone, since there the
+// private copy is the only copy.
+func DropCodePages() {
 	exe, err := os.Readlink("/proc/self/exe")
 	if err != nil {
 		return
