@@ -277,6 +277,7 @@ services:
 func TestCLI_UpWatch(t *testing.T) {
 	c := newCLI(t)
 	c.must("image", "import", busyboxTar(t, c.rootfs), "bb")
+	hostDir := t.TempDir()
 	dir := c.stackDir(`name: uw
 services:
   app:
@@ -313,6 +314,18 @@ services:
 	writeFile(t, filepath.Join(dir, "src", "main.txt"), "synced\n")
 	waitOut("app: synced 1 file into 1 replica")
 	c.eventually("synced", 2*time.Second, "exec", "uw-app-1", "cat", "/src/main.txt")
+	// The container turns a synced directory into a symbolic link to a
+	// directory of the host's: a sync through it stays in the container.
+	if err := os.Mkdir(filepath.Join(dir, "src", "esc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c.eventually("directory", 5*time.Second, "exec", "uw-app-1", "stat", "-c", "%F", "/src/esc")
+	c.must("exec", "uw-app-1", "sh", "-c", "rm -r /src/esc && ln -s "+hostDir+" /src/esc")
+	writeFile(t, filepath.Join(dir, "src", "esc", "x"), "escaped\n")
+	waitOut("app: sync failed")
+	if entries, _ := os.ReadDir(hostDir); len(entries) > 0 {
+		t.Errorf("a sync followed the container's symbolic link out to the host: %s has %v", hostDir, entries)
+	}
 	if err := up.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
