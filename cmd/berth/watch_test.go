@@ -288,8 +288,10 @@ services:
         - path: ./src
           action: sync
           target: /src
+          initial_sync: true
 `)
 	f := filepath.Join(dir, "compose.yaml")
+	writeFile(t, filepath.Join(dir, "src", "before.txt"), "there before\n")
 	t.Cleanup(func() { c.run("down", "-t", "0", "-f", f) })
 	if _, errOut, code := c.run("up", "-d", "--watch", "-f", f); code != 2 || !strings.Contains(errOut, "cannot be combined with -d") {
 		t.Errorf("up -d --watch: exit %d\n%s", code, errOut)
@@ -300,6 +302,12 @@ services:
 	if err := up.Start(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if up.ProcessState == nil {
+			_ = up.Process.Kill()
+			_ = up.Wait()
+		}
+	})
 	waitOut := func(text string) {
 		t.Helper()
 		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
@@ -311,6 +319,9 @@ services:
 	}
 	waitOut("app-1 | app is up")
 	waitOut("uw: watching 1 rules of app")
+	// initial_sync: what the rule takes is copied in as the watch starts.
+	waitOut("app: initial sync: 2 files and directories into 1 replica")
+	c.eventually("there before", 2*time.Second, "exec", "uw-app-1", "cat", "/src/before.txt")
 	writeFile(t, filepath.Join(dir, "src", "main.txt"), "synced\n")
 	waitOut("app: synced 1 file into 1 replica")
 	c.eventually("synced", 2*time.Second, "exec", "uw-app-1", "cat", "/src/main.txt")
