@@ -7,9 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netlink"
 )
@@ -229,5 +232,79 @@ func TestEnsureDefault(t *testing.T) {
 	}
 	if _, err := m.Get(DefaultNetwork); err == nil {
 		t.Error("the default network is still there")
+	}
+}
+
+// A temporary is removed once its writer is gone, and only then: killed
+// and not yet reaped by its parent (as the engine, killed mid-write, can
+// stay for seconds) counts as gone.
+func TestRemoveDeadTemps(t *testing.T) {
+	zombie, zombieStart := killedChild(t)
+	me := self()
+	dead := deadOwner(t)
+	for _, tc := range []struct {
+		name string
+		file string
+		gone bool
+	}{
+		{"this process's", filepath.Base(tempName("a.json")), false},
+		{"a killed writer not reaped yet", fmt.Sprintf("a.json.tmp-%d-%d-1", zombie, zombieStart), true},
+		{"an ended writer", fmt.Sprintf("a.json.tmp-%d-%d-1", dead.Pid, dead.Start), true},
+		{"a writer whose pid runs another process", fmt.Sprintf("a.json.tmp-%d-%d-1", me.Pid, me.Start+1), true},
+		{"pid only, running", fmt.Sprintf("a.json.tmp-%d", me.Pid), false},
+		{"pid only, killed and not reaped yet", fmt.Sprintf("a.json.tmp-%d", zombie), true},
+		{"a network's record with .tmp- in its name", "a.tmp-1.json", false},
+		{"a temporary of that record's", fmt.Sprintf("a.tmp-1.json.tmp-%d-%d-1", dead.Pid, dead.Start), true},
+		{"not a number", "a.json.tmp-x-1-1", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, tc.file)
+			if err := os.WriteFile(path, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			removeDeadTemps(dir)
+			_, err := os.Stat(path)
+			if gone := err != nil; gone != tc.gone {
+				t.Errorf("%s: removed %v, want %v", tc.file, gone, tc.gone)
+			}
+		})
+	}
+}
+
+// Two writes of one record, by goroutines of one process, never share a
+// temporary.
+func TestTempName_UniquePerWrite(t *testing.T) {
+	a, b := tempName("a.json"), tempName("a.json")
+	if a == b {
+		t.Errorf("two writes share the temporary %s", a)
+	}
+}
+
+// killedChild starts a process, kills it and leaves it unreaped (a
+// zombie) until the test ends; it returns its pid and start time.
+func killedChild(t *testing.T) (pid int, start uint64) {
+	t.Helper()
+	c := exec.Command("/bin/sleep", "60")
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid = c.Process.Pid
+	start, err := procStart(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Wait() })
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if i := strings.LastIndexByte(string(b), ')'); i > 0 && strings.HasPrefix(string(b[i+1:]), " Z") {
+			return pid, start
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pid %d is no zombie 5 s after SIGKILL: %s", pid, b)
+		}
 	}
 }

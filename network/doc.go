@@ -28,10 +28,18 @@
 //     names it, so allocations survive restarts, are released with the
 //     record, and cannot be handed out twice, across processes too.
 //   - Crash safety: a record is written ("attaching", with its owner's pid
-//     and start time) before anything is made. The next Attach, Detach or
+//     and start time) before anything is made, and marked "detaching"
+//     before anything is taken down. Links are made and deleted outside
+//     the lock, which guards only the records: deleting a veth pair waits
+//     for an RCU grace period, and the detaches of a stack's containers
+//     overlap instead of queueing for it. The next Attach, Detach or
 //     Cleanup tears down records whose owner died half-way, and records
-//     from an earlier boot. Links berth makes carry the alias "berth", so
-//     Cleanup can delete strays no record names without touching others'.
+//     from an earlier boot; a detach in flight is left to its owner.
+//     Records are written through temporary files named after their
+//     writer (pid and start time); the same reaping removes those of a
+//     writer that is gone, killed or a zombie.
+//     Links berth makes carry the alias "berth", so Cleanup can delete
+//     strays no record names without touching others'.
 //   - Names: bridges are br-<12 hex of the network id> (as Docker's user
 //     networks), host veth ends bth<11 hex of a hash of sandbox and
 //     network>, container ends eth0, eth1, ... in request order, with MAC

@@ -1,18 +1,21 @@
 package network
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -296,34 +299,192 @@ func (m *Manager) undo(rec sandboxRecord) error {
 }
 
 // Detach undoes Attach: its published ports, links, namespace and
-// addresses. Detaching a sandbox that is not attached does nothing.
+// addresses. Detaching a sandbox that is not attached does nothing; one
+// that another call is detaching right now is waited for.
+//
+// Only the bookkeeping holds the state lock, not the teardown: deleting
+// a veth pair waits for the kernel's RCU grace period (20-40 ms), and
+// under the lock the detaches of a stack's ten containers waited for ten
+// of them one after another. While the links go, the record says
+// "detaching", names this call as its owner and keeps its addresses
+// allocated; should the process die half-way, the next Attach, Detach
+// or Cleanup finishes the job, as after a crashed Attach.
 func (m *Manager) Detach(id string) error {
 	if !validSandboxID(id) {
 		return invalid("sandbox id %q", id)
+	}
+	if m.detached(id) {
+		return nil
+	}
+	rec, ok, err := m.beginDetach(id)
+	if err != nil || !ok {
+		return err
+	}
+	if err := m.teardown(rec); err != nil {
+		m.abandon(rec)
+		return fmt.Errorf("detaching %s: %w", shortID(id), err)
 	}
 	unlock, err := m.lock()
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if err := m.reapDead(); err != nil {
+	if err := m.removeSandboxRecord(rec.ID); err != nil {
 		return err
-	}
-	rec, ok, err := m.readSandbox(id)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return removeNetNS(m.NetNSPath(id))
-	}
-	if rec.State != stateAttached && rec.Owner.alive() && rec.Owner != self() {
-		return fmt.Errorf("sandbox %s: %w", shortID(id), ErrBusy)
-	}
-	if err := m.destroy(rec); err != nil {
-		return fmt.Errorf("detaching %s: %w", shortID(id), err)
 	}
 	m.log.Debug("detached", "container", id)
 	return nil
+}
+
+// detached reports, without the lock, that sandbox id has neither a
+// record nor a namespace: a container detached already, as when it is
+// removed after its stop, costs no turn at the lock.
+func (m *Manager) detached(id string) bool {
+	_, err := os.Lstat(m.sandboxPath(id))
+	if !errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	_, err = os.Lstat(m.NetNSPath(id))
+	return errors.Is(err, fs.ErrNotExist)
+}
+
+// detachWait bounds how long Detach waits for another call detaching the
+// same sandbox: that takes milliseconds, unless its process hangs.
+const detachWait = 10 * time.Second
+
+// beginDetach marks sandbox id as detaching by a new operation of this
+// process, after taking its published ports out of the rules. ok is
+// false when there is nothing left to detach.
+func (m *Manager) beginDetach(id string) (rec sandboxRecord, ok bool, err error) {
+	deadline := time.Now().Add(detachWait)
+	for {
+		rec, ok, busy, err := m.tryBeginDetach(id)
+		if err != nil || !busy {
+			return rec, ok, err
+		}
+		if time.Now().After(deadline) {
+			return rec, false, fmt.Errorf("sandbox %s: %w", shortID(id), ErrBusy)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// tryBeginDetach is one try of beginDetach; busy is true when another
+// operation is detaching the sandbox now.
+func (m *Manager) tryBeginDetach(id string) (rec sandboxRecord, ok, busy bool, err error) {
+	mark := m.prepareMark(id)
+	defer mark.discard()
+	unlock, err := m.lock()
+	if err != nil {
+		return rec, false, false, err
+	}
+	defer unlock()
+	if err := m.reapDead(); err != nil {
+		return rec, false, false, err
+	}
+	b, err := os.ReadFile(m.sandboxPath(id))
+	if errors.Is(err, fs.ErrNotExist) {
+		return rec, false, false, removeNetNS(m.NetNSPath(id))
+	}
+	if err == nil {
+		err = json.Unmarshal(b, &rec)
+	}
+	if err != nil {
+		return rec, false, false, fmt.Errorf("reading sandbox %s: %w", shortID(id), err)
+	}
+	if rec.inFlight() {
+		return rec, false, true, nil
+	}
+	if rec.State != stateAttached && rec.Owner.alive() && rec.Owner != self() {
+		return rec, false, false, fmt.Errorf("sandbox %s: %w", shortID(id), ErrBusy)
+	}
+	// Rules first: no new connection may reach an address that is about
+	// to be handed out again.
+	hadPorts := len(rec.Ports) > 0
+	if mark.commit(b) {
+		rec = mark.rec
+	} else {
+		rec.State, rec.Owner, rec.Ports = stateDetaching, newOperation(), nil
+		if err := m.writeSandbox(&rec); err != nil {
+			return rec, false, false, err
+		}
+	}
+	if hadPorts {
+		if err := m.syncRules(); err != nil {
+			m.abandonLocked(rec)
+			return rec, false, false, err
+		}
+	}
+	return rec, true, false, nil
+}
+
+// markedRecord is an attached sandbox's record marked as detaching by a
+// new operation, written to a temporary file and synced before the lock
+// is taken; under the lock it is renamed into place if the record has not
+// changed meanwhile. Synced under the lock, the marks of a stack's
+// containers waited for each other's journal commits, one after another.
+type markedRecord struct {
+	path string
+	seen []byte        // the record the mark was made from
+	rec  sandboxRecord // the marked record
+	tmp  string        // its temporary file; "" when none was made
+}
+
+// prepareMark reads sandbox id's record without the lock and, if it is
+// attached, writes it marked to a temporary file.
+func (m *Manager) prepareMark(id string) *markedRecord {
+	mk := &markedRecord{path: m.sandboxPath(id)}
+	b, err := os.ReadFile(mk.path)
+	if err != nil || json.Unmarshal(b, &mk.rec) != nil || mk.rec.State != stateAttached {
+		return mk
+	}
+	mk.rec.State, mk.rec.Owner, mk.rec.Ports = stateDetaching, newOperation(), nil
+	tmp := tempName(mk.path)
+	if writeSynced(tmp, &mk.rec) == nil {
+		mk.seen, mk.tmp = b, tmp
+	}
+	return mk
+}
+
+// commit puts the mark in place of the record, whose content is now b,
+// if the mark was made from that; it reports whether it did. The rename
+// is not synced: see removeSandboxRecord.
+//
+// Preconditions: state lock held.
+func (mk *markedRecord) commit(b []byte) bool {
+	if mk.tmp == "" || !bytes.Equal(b, mk.seen) || os.Rename(mk.tmp, mk.path) != nil {
+		return false
+	}
+	mk.tmp = ""
+	return true
+}
+
+// discard removes the temporary file of a mark that was not committed.
+func (mk *markedRecord) discard() {
+	if mk.tmp != "" {
+		os.Remove(mk.tmp)
+	}
+}
+
+// abandon hands a detach that failed half-way back to this process as a
+// whole: a later Detach here retries it, others leave it to this process
+// while it runs (ErrBusy) and finish it once it has ended, as before the
+// operation began.
+func (m *Manager) abandon(rec sandboxRecord) {
+	unlock, err := m.lock()
+	if err != nil {
+		return
+	}
+	defer unlock()
+	m.abandonLocked(rec)
+}
+
+// Preconditions: state lock held.
+func (m *Manager) abandonLocked(rec sandboxRecord) {
+	rec.Owner = self()
+	if err := m.writeSandbox(&rec); err != nil {
+		m.log.Warn("marking a failed detach", "container", rec.ID, "err", err)
+	}
 }
 
 // destroy removes rec's ports, links and namespace, then its record.
@@ -341,6 +502,17 @@ func (m *Manager) destroy(rec sandboxRecord) error {
 			return err
 		}
 	}
+	if err := m.teardown(rec); err != nil {
+		return err
+	}
+	return m.removeSandboxRecord(rec.ID)
+}
+
+// teardown deletes rec's links, its connection tracking entries and its
+// namespace; rec's published ports must be out of the rules already. It
+// needs no lock: while it runs, rec's record holds its addresses, and
+// links and namespace are named after rec alone.
+func (m *Manager) teardown(rec sandboxRecord) error {
 	h, err := m.host.handle()
 	if err != nil {
 		return err
@@ -350,12 +522,9 @@ func (m *Manager) destroy(rec sandboxRecord) error {
 		if err := deleteLink(h, e.HostVeth); err != nil {
 			return err
 		}
-		forgetConntrack(h, e.IP)
+		m.host.forgetConntrack(h, e.IP)
 	}
-	if err := removeNetNS(rec.NetNS); err != nil {
-		return err
-	}
-	return m.removeSandboxRecord(rec.ID)
+	return removeNetNS(rec.NetNS)
 }
 
 // reapDead destroys the sandboxes whose attach or detach died half-way,
@@ -382,23 +551,17 @@ func (m *Manager) reapDead() error {
 	return nil
 }
 
-// removeDeadTemps removes the temporaries of writeJSONAtomic whose
-// writer (the pid in their name) is gone: a process killed mid-write.
+// removeDeadTemps removes the temporary files whose writer is gone (see
+// tempName): a process killed mid-write.
 func removeDeadTemps(dir string) {
 	des, err := os.ReadDir(dir)
 	if err != nil {
 		return
 	}
 	for _, de := range des {
-		_, pidText, ok := strings.Cut(de.Name(), ".tmp-")
-		if !ok {
-			continue
+		if tempAbandoned(de.Name()) {
+			_ = os.Remove(filepath.Join(dir, de.Name()))
 		}
-		pid, err := strconv.Atoi(pidText)
-		if err != nil || pid <= 0 || unix.Kill(pid, 0) != unix.ESRCH {
-			continue
-		}
-		_ = os.Remove(filepath.Join(dir, de.Name()))
 	}
 }
 
@@ -423,7 +586,9 @@ func (m *Manager) Cleanup(keep func(id string) bool) error {
 	known := map[string]bool{}
 	var kept []sandboxRecord
 	for _, s := range sbs {
-		if keep != nil && !keep(s.ID) {
+		// A sandbox being detached is its operation's to finish; its
+		// links and namespace are known, so not strays either.
+		if keep != nil && !keep(s.ID) && !s.inFlight() {
 			if err := m.destroy(s); err != nil {
 				return err
 			}
@@ -510,15 +675,4 @@ func (m *Manager) sandboxView(rec sandboxRecord) *Sandbox {
 		sb.Nameservers = []string{rec.Endpoints[0].Gateway.String()}
 	}
 	return sb
-}
-
-// forgetConntrack drops connection tracking entries to and from ip, so an
-// address handed out again inherits no NAT mappings of its last owner.
-func forgetConntrack(h *netlink.Handle, ip netip.Addr) {
-	for _, t := range []netlink.ConntrackFilterType{netlink.ConntrackOrigSrcIP, netlink.ConntrackOrigDstIP, netlink.ConntrackReplySrcIP} {
-		f := &netlink.ConntrackFilter{}
-		if f.AddIP(t, ip.AsSlice()) == nil {
-			_, _ = h.ConntrackDeleteFilters(netlink.ConntrackTable, unix.AF_INET, f)
-		}
-	}
 }

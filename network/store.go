@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -145,6 +147,17 @@ type sandboxRecord struct {
 type owner struct {
 	Pid   int    `json:"pid"`
 	Start uint64 `json:"start"` // clock ticks since boot, tells a reused pid apart
+	// Op is set while one operation of the process works on the record
+	// without the lock (a detach deleting links), so that the process's
+	// other goroutines wait for it, as other processes do, instead of
+	// taking the sandbox down a second time beside it.
+	Op uint64 `json:"op,omitempty"`
+}
+
+// inFlight reports whether an operation of a live process is detaching
+// s right now: nobody else may take it down meanwhile.
+func (s sandboxRecord) inFlight() bool {
+	return s.State == stateDetaching && s.Owner.Op != 0 && s.Owner.alive()
 }
 
 func (m *Manager) networkPath(name string) string {
@@ -228,11 +241,16 @@ func (m *Manager) writeSandbox(s *sandboxRecord) error {
 	return writeJSONAtomic(m.sandboxPath(s.ID), s)
 }
 
+// removeSandboxRecord removes a sandbox's record without syncing the
+// directory: sandbox records matter within one boot only (after a crash
+// of the machine every one is stale, and reapDead takes down whatever
+// version of it survived), so a removal the crash undid is harmless,
+// and a detach under the lock need not wait for a journal commit.
 func (m *Manager) removeSandboxRecord(id string) error {
 	if err := os.Remove(m.sandboxPath(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	return syncDir(filepath.Join(m.dir, "sandboxes"))
+	return nil
 }
 
 func readJSON(path string, v any) error {
@@ -246,12 +264,25 @@ func readJSON(path string, v any) error {
 // writeJSONAtomic writes v to path through a temporary file, fsync and
 // rename, so a reader (or a crash) sees the old or the new file, whole.
 func writeJSONAtomic(path string, v any) error {
+	tmp := tempName(path)
+	err := writeSynced(tmp, v)
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// writeSynced writes v as JSON to the file path and syncs it.
+func writeSynced(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp-" + strconv.Itoa(os.Getpid())
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
@@ -262,14 +293,10 @@ func writeJSONAtomic(path string, v any) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
 	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", path, err)
+		os.Remove(path)
 	}
-	return syncDir(filepath.Dir(path))
+	return err
 }
 
 func syncDir(dir string) error {
@@ -308,15 +335,88 @@ func bootID() string {
 }
 
 // self is this process as an owner of a record.
-func self() owner {
+var self = sync.OnceValue(func() owner {
 	st, _ := procStart(os.Getpid())
 	return owner{Pid: os.Getpid(), Start: st}
+})
+
+// lastOp numbers this process's operations for owner.Op.
+var lastOp atomic.Uint64
+
+// newOperation is a new operation of this process as the owner of a
+// record.
+func newOperation() owner {
+	o := self()
+	o.Op = lastOp.Add(1)
+	return o
+}
+
+// Every write of a record goes through a temporary file of its own in
+// the record's directory, named after its writer and numbered:
+//
+//	<record>.tmp-<pid>-<start>-<n>
+//
+// No two writes share one, not even a mark (prepareMark, written without
+// the lock) and a write under the lock. The next reapDead removes one
+// whose writer died mid-write (removeDeadTemps), by the rule that reaps a
+// record's owner: the process with that pid and start time no longer
+// runs. A killed writer is gone at once, though it stays a zombie until
+// its parent reaps it: the engine's parent is init, which may take
+// seconds, and a whole `berth down`, its last reapDead included, can
+// pass meanwhile. (The rule asked kill(pid, 0) before, which succeeds on
+// a zombie.)
+const tempInfix = ".tmp-"
+
+// lastTemp numbers this process's temporaries.
+var lastTemp atomic.Uint64
+
+// tempName is a new temporary file name for a write of path.
+func tempName(path string) string {
+	me := self()
+	return fmt.Sprintf("%s%s%d-%d-%d", path, tempInfix, me.Pid, me.Start, lastTemp.Add(1))
+}
+
+// tempAbandoned reports whether name is a temporary of tempName's whose
+// writer is gone. Temporaries named by berth before it numbered them
+// (<record>.tmp-<pid>) have no start time: theirs is gone once no process
+// with that pid runs.
+func tempAbandoned(name string) bool {
+	i := strings.LastIndex(name, tempInfix) // a network's name may hold one too
+	if i < 0 {
+		return false
+	}
+	f := strings.Split(name[i+len(tempInfix):], "-")
+	pid, err := strconv.Atoi(f[0])
+	if err != nil || pid <= 0 {
+		return false
+	}
+	switch len(f) {
+	case 1:
+		_, err := procStart(pid)
+		return errors.Is(err, fs.ErrNotExist)
+	case 3:
+		start, err := strconv.ParseUint(f[1], 10, 64)
+		if err != nil {
+			return false
+		}
+		if _, err := strconv.ParseUint(f[2], 10, 64); err != nil {
+			return false
+		}
+		return !owner{Pid: pid, Start: start}.alive()
+	}
+	return false
 }
 
 // alive reports whether the owner process still runs.
 func (o owner) alive() bool {
 	if o.Pid <= 0 {
 		return false
+	}
+	// This process's own operations (a stack's detaches, in flight
+	// together) need no look at /proc, which reapDead would take under
+	// the lock for each of them.
+	if me := self(); o.Pid == me.Pid {
+		return o.Start == me.Start
 	}
 	st, err := procStart(o.Pid)
 	return err == nil && st == o.Start
