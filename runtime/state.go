@@ -59,7 +59,7 @@ const (
 	stateFile = "state.json"
 	exitFile  = containerinit.ExitFile
 	// stopFile marks a container Stop was asked to end.
-	stopFile = "stop-requested"
+	stopFile = containerinit.StopFile
 )
 
 // ExitStatus is how a container ended, as its init recorded it.

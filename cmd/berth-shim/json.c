@@ -191,6 +191,19 @@ char *fmt_time(char *p)
  * writeExitStatus does: {"exitCode":N[,"signal":N][,"oomKilled":true],
  * "finishedAt":"..."} into exit.json.tmp, fsync when durable, rename.
  */
+/*
+ * stop_requested reports whether berth asked for this exit (berth stop,
+ * down, a rolling update: runtime's MarkStopping leaves STOP_FILE in the
+ * container's directory before it signals). Such an exit is recorded
+ * without fsync: whoever asked is waiting to read it at once and most
+ * often removes the container next, and the fsync, some 40 ms on a busy
+ * disk, stood between the signal and every down's end.
+ */
+int stop_requested(void)
+{
+	return faccessat(FD_STATE_DIR, STOP_FILE, F_OK, 0) == 0;
+}
+
 void write_exit_status(int code, int sig, int oom_killed, int durable)
 {
 	char buf[160];

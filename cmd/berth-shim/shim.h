@@ -17,6 +17,8 @@
 #define FD_SYNC 3             /* the runtime's socket: the shim sends the Reply */
 #define FD_INIT_EXE 4         /* the sealed init binary, for exec helpers */
 #define FD_SHIM_EXE 5         /* the sealed shim binary (the Go init's; closed here) */
+/* In the container's directory when berth asked for the exit (StopFile). */
+#define STOP_FILE "stop-requested"
 #define FD_STATE_DIR 100      /* the container's directory: exit.json, exec.sock */
 #define FD_LOG 101            /* the json-file log, O_APPEND */
 #define FD_OOM 102            /* the cgroup file counting OOM kills */
@@ -64,6 +66,7 @@ size_t json_string(char *dst, const char *s, size_t n);
 size_t json_string_max(size_t n);
 char *fmt_time(char *p);
 void write_exit_status(int code, int sig, int oom_killed, int durable);
+int stop_requested(void);
 int oom_kills(int fd);
 
 /* log.c */

@@ -492,6 +492,6 @@ int supervise(const struct config *c)
 		sig = WTERMSIG(wstatus);
 		code = 128 + sig;
 	}
-	write_exit_status(code, sig, cfg->has_oom && oom_kills(FD_OOM) > 0, !cfg->ephemeral);
+	write_exit_status(code, sig, cfg->has_oom && oom_kills(FD_OOM) > 0, !cfg->ephemeral && !stop_requested());
 	return code;
 }

@@ -40,7 +40,7 @@ func TestShimFdsMatch(t *testing.T) {
 	if len(got) != len(want) {
 		t.Errorf("shim.h defines %d fds and codes, this test knows %d: %v", len(got), len(want), got)
 	}
-	args := map[string]string{"ARG_SUPERVISE": ShimSupervise, "ARG_GATE": ShimGate, "ARG_EXEC_CONN": ExecConnArg}
+	args := map[string]string{"ARG_SUPERVISE": ShimSupervise, "ARG_GATE": ShimGate, "ARG_EXEC_CONN": ExecConnArg, "STOP_FILE": StopFile}
 	for name, v := range args {
 		if !regexp.MustCompile(`(?m)^#define ` + name + ` "` + regexp.QuoteMeta(v) + `"$`).Match(h) {
 			t.Errorf("shim.h %s is not %q", name, v)

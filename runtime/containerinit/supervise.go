@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/signal"
 	"slices"
@@ -24,6 +25,10 @@ type ExitStatus struct {
 }
 
 const ExitFile = "exit.json"
+
+// StopFile, in the container's directory, says berth asked the container
+// to stop (runtime's MarkStopping writes it before the signal).
+const StopFile = "stop-requested"
 
 // commonSignals are the signals caught before the workload starts: SIGCHLD,
 // and those a user sends (berth kill, berth stop) or a terminal raises.
@@ -115,7 +120,11 @@ func supervise(b *Bootstrap, w *workload, sigs chan os.Signal) int {
 	if b.HasOOM {
 		st.OOMKilled = oomKills(os.NewFile(FdOOM, "oom")) > 0
 	}
-	writeExitStatus(st, !b.Ephemeral)
+	// An exit berth asked for (StopFile) is recorded without fsync: the
+	// one who asked waits to read it at once and most often removes the
+	// container next (berth-shim does the same).
+	_, stopErr := os.Stat(fmt.Sprintf("/proc/self/fd/%d/%s", FdStateDir, StopFile))
+	writeExitStatus(st, !b.Ephemeral && stopErr != nil)
 	return st.ExitCode
 }
 
