@@ -119,8 +119,10 @@ func noCgroupFS(root string) error {
 
 // removeCgroupDir removes the group directory dir; a group that is gone is
 // no error. The kernel refuses while a process or a child group is in it
-// (EBUSY), which is retried for a few milliseconds in case a process is
-// still on its way out.
+// (EBUSY), which is retried with a doubling wait, half a second in all,
+// in case a process is still on its way out: the init records its exit
+// before it exits, and a loaded machine (or the race detector) can take
+// tens of milliseconds from that record to the process leaving its group.
 //
 // There is no walk of the group looking for processes first, as
 // containerd/cgroups did, with a retry of 150 ms on failure: that took
@@ -133,7 +135,7 @@ func removeCgroupDir(dir string) error {
 		switch {
 		case err == nil, errors.Is(err, unix.ENOENT):
 			return nil
-		case errors.Is(err, unix.EBUSY) && attempt < 4:
+		case errors.Is(err, unix.EBUSY) && attempt < 10:
 			time.Sleep(delay)
 			delay *= 2
 			continue
