@@ -92,6 +92,21 @@ func (m *Manager) Stop(ctx context.Context, c *Container, timeout time.Duration)
 	return nil
 }
 
+// waitInitExit waits (5 s at most) for a container's init that recorded
+// its exit to be gone: it writes exit.json just before it exits, and
+// until it has, it is still in the container's cgroup, which cannot be
+// removed before (a Go init built with the race detector, or any on a
+// loaded machine, can take a while from the one to the other).
+func waitInitExit(ctx context.Context, dir string) {
+	var s started
+	if readJSON(filepath.Join(dir, stateFile), &s) != nil || !alive(s.Pid, s.PidStart) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_ = waitPid(ctx, s.Pid)
+}
+
 // waitGone waits up to d for the container's init to exit.
 func (m *Manager) waitGone(ctx context.Context, c *Container, d time.Duration) bool {
 	ctx, cancel := context.WithTimeout(ctx, d)
@@ -178,6 +193,7 @@ func (m *Manager) Remove(ctx context.Context, c *Container, force bool) error {
 			}
 		}
 	}
+	waitInitExit(ctx, c.Dir)
 	cg, err := loadCgroup(c.ID)
 	if err != nil {
 		return fmt.Errorf("removing container %s: %w", c.Name(), err)

@@ -211,9 +211,8 @@ func TestCLI_Watch(t *testing.T) {
 	broken := strings.Replace(watchStackYAML, "    command: [\"sleep\", \"1000\"]", "    command: [\"sleep\", \"1000\"\n", 1)
 	writeFile(t, f, broken)
 	w.waitFor("stack file not reloaded", 10*time.Second)
-	if !strings.Contains(w.out.String(), "compose.yaml:29:") {
-		t.Errorf("the broken edit's error names no file and line:\n%s", w.out.String())
-	}
+	// Its lines follow the status line: the file and line of the mistake.
+	w.waitFor("compose.yaml:29:", 5*time.Second)
 	if got := c.ids("wt-web-1", "wt-web-2", "wt-job-1", "wt-idle-1"); fmt.Sprint(got) != fmt.Sprint(after) {
 		t.Error("a broken edit changed containers")
 	}
