@@ -44,7 +44,25 @@ func (m *Manager) CleanDebris() (int, error) {
 		}
 		removed++
 	}
+	m.removeDeadClaimTemps()
 	return removed, nil
+}
+
+// removeDeadClaimTemps removes the temporaries of claim (names/.claim-*)
+// that a killed create left between making one and linking it into
+// place: those whose lock nobody holds.
+func (m *Manager) removeDeadClaimTemps() {
+	tmps, _ := filepath.Glob(filepath.Join(m.root, "names", ".claim-*"))
+	for _, p := range tmps {
+		f, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+			os.Remove(p)
+		}
+		f.Close()
+	}
 }
 
 // releaseNamesOf drops the name reservations that point at id.

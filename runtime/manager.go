@@ -68,9 +68,13 @@ func (m *Manager) Create(cfg Config) (*Container, error) {
 	if cfg.Hostname == "" {
 		cfg.Hostname = id[:12]
 	}
-	if err := m.reserveName(&cfg, id); err != nil {
+	claim, err := m.reserveName(&cfg, id)
+	if err != nil {
 		return nil, err
 	}
+	// Held until config.json is in: till then the claim is this create's
+	// (staleClaim).
+	defer claim.Close()
 	c := &Container{ID: id, Created: time.Now().UTC(), Config: cfg, Dir: m.containerDir(id)}
 	if err := m.writeContainer(c); err != nil {
 		m.releaseName(cfg.Name, id)
@@ -251,65 +255,81 @@ func (m *Manager) NewName() string {
 
 // reserveName claims cfg.Name (generating one when empty) by creating
 // names/<name> exclusively, so two concurrent creates cannot both get it.
-func (m *Manager) reserveName(cfg *Config, id string) error {
+// The claim comes locked (see claim); the caller closes it once the
+// container's config.json is in.
+func (m *Manager) reserveName(cfg *Config, id string) (*os.File, error) {
 	if cfg.Name != "" {
 		if !namePattern.MatchString(cfg.Name) {
-			return fmt.Errorf("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", cfg.Name)
+			return nil, fmt.Errorf("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", cfg.Name)
 		}
 		return m.claim(cfg.Name, id)
 	}
 	for i := 0; ; i++ {
 		cfg.Name = randomName(i)
-		err := m.claim(cfg.Name, id)
+		f, err := m.claim(cfg.Name, id)
 		if !errors.Is(err, ErrNameInUse) || i > 20 {
-			return err
+			return f, err
 		}
 	}
 }
 
-func (m *Manager) claim(name, id string) error {
+// claim reserves name for the container id: names/<name> holds the id.
+// The file is written and flocked under a temporary name first and then
+// linked into place, which fails if the name is taken, so a claim is
+// locked from the moment anyone can see it; the returned file holds the
+// lock until it is closed. A claim without a container directory whose
+// lock nobody holds was left by a create that died (staleClaim).
+func (m *Manager) claim(name, id string) (*os.File, error) {
 	p := filepath.Join(m.root, "names", name)
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	tmp, err := os.CreateTemp(filepath.Dir(p), ".claim-*")
+	if err != nil {
+		return nil, fmt.Errorf("reserving name %q: %w", name, err)
+	}
+	defer os.Remove(tmp.Name())
+	_ = unix.Flock(int(tmp.Fd()), unix.LOCK_EX)
+	if _, err := tmp.WriteString(id); err != nil {
+		tmp.Close()
+		return nil, fmt.Errorf("reserving name %q: %w", name, err)
+	}
+	err = os.Link(tmp.Name(), p)
 	if errors.Is(err, fs.ErrExist) {
+		tmp.Close()
 		// A name left by a create that crashed half-way is free again.
 		if old, rerr := os.ReadFile(p); rerr == nil && string(old) != "" && m.staleClaim(p, string(old)) {
 			os.Remove(p)
 			return m.claim(name, id)
 		}
-		return fmt.Errorf("container name %q: %w", name, ErrNameInUse)
+		return nil, fmt.Errorf("container name %q: %w", name, ErrNameInUse)
 	}
 	if err != nil {
-		return fmt.Errorf("reserving name %q: %w", name, err)
+		tmp.Close()
+		return nil, fmt.Errorf("reserving name %q: %w", name, err)
 	}
-	_, werr := f.WriteString(id)
-	return firstErr(werr, f.Close())
+	return tmp, nil
 }
 
 // staleClaim reports whether the name claim at path, held for the
 // container id, was left by a create that died: no config.json, and no
-// create at work. A create at work holds its directory's lock until
-// config.json is in; between its claim and its directory there is no
-// lock to see, so a claim without a directory counts as stale only once
-// it is old. (Taking a claim a concurrent create still needed gave two
-// containers one name.)
+// create at work. A create at work holds its claim's lock, and its
+// directory's, until config.json is in.
 func (m *Manager) staleClaim(path, id string) bool {
 	dir := m.containerDir(id)
 	if _, err := os.Stat(filepath.Join(dir, "config.json")); !errors.Is(err, fs.ErrNotExist) {
 		return false
 	}
-	d, err := os.Open(dir)
-	if err != nil {
-		st, err := os.Stat(path)
-		return err == nil && time.Since(st.ModTime()) > staleClaimAge
+	lockFree := func(p string) bool {
+		f, err := os.Open(p)
+		if err != nil {
+			return false
+		}
+		defer f.Close() // releases the lock taken below
+		return unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil
 	}
-	defer d.Close() // releases the lock taken below
-	return unix.Flock(int(d.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil
+	if _, err := os.Stat(dir); err == nil {
+		return lockFree(dir)
+	}
+	return lockFree(path)
 }
-
-// staleClaimAge is how old a claim with no container directory must be
-// before it is taken as debris: a create makes its directory within
-// milliseconds of its claim.
-const staleClaimAge = time.Minute
 
 func (m *Manager) releaseName(name, id string) {
 	p := filepath.Join(m.root, "names", name)

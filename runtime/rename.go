@@ -18,9 +18,12 @@ func (m *Manager) Rename(c *Container, name string) error {
 	if name == c.Name() {
 		return nil
 	}
-	if err := m.claim(name, c.ID); err != nil {
+	claim, err := m.claim(name, c.ID)
+	if err != nil {
 		return err
 	}
+	// c has its config.json: the claim is no create's to guard.
+	claim.Close()
 	old := c.Config.Name
 	c.Config.Name = name
 	if err := writeJSONAtomic(filepath.Join(c.Dir, "config.json"), c, true); err != nil {
