@@ -21,6 +21,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/berthproject/berth/runtime"
+	"github.com/berthproject/berth/runtime/containerinit"
 	"github.com/berthproject/berth/scheduler"
 	"github.com/berthproject/berth/spec"
 )
@@ -197,7 +198,7 @@ func (o *composeRunOptions) spec(ctx context.Context, h *stackHost, st *spec.Sta
 	}
 	for _, e := range o.env {
 		if kv, ok := envValue(e); ok {
-			cs.Env = mergeEnv(cs.Env, []string{kv})
+			cs.Env = containerinit.MergeEnv(cs.Env, []string{kv})
 		}
 	}
 	return cs, nil

@@ -11,6 +11,7 @@ import (
 	units "github.com/docker/go-units"
 
 	"github.com/berthproject/berth/runtime"
+	"github.com/berthproject/berth/runtime/containerinit"
 )
 
 // config turns run's flags and arguments into a runtime.Config, checking
@@ -54,7 +55,7 @@ func (o *runOptions) config(args []string, lookup func(string) (imageInfo, error
 		if cfg.Args, err = commandLine(d, entrypoint, args[1:]); err != nil {
 			return cfg, nil, fmt.Errorf("image %s: %w", args[0], err)
 		}
-		cfg.Env = mergeEnv(d.Env, env)
+		cfg.Env = containerinit.MergeEnv(d.Env, env)
 		if cfg.WorkingDir == "" {
 			cfg.WorkingDir = d.WorkingDir
 		}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"strings"
 
 	"github.com/berthproject/berth/runtime"
 )
@@ -49,26 +48,4 @@ func commandLine(img imageDefaults, entrypoint *string, args []string) ([]string
 		return nil, errors.New("no command: the image has neither Entrypoint nor Cmd; give one after the image name")
 	}
 	return argv, nil
-}
-
-// mergeEnv lays overrides (-e, --env-file) over the image's environment:
-// the image's order is kept, a key set again takes the new value, new keys
-// come after.
-func mergeEnv(image, overrides []string) []string {
-	out := append([]string{}, image...)
-	index := map[string]int{}
-	for i, kv := range out {
-		k, _, _ := strings.Cut(kv, "=")
-		index[k] = i
-	}
-	for _, kv := range overrides {
-		k, _, _ := strings.Cut(kv, "=")
-		if i, ok := index[k]; ok {
-			out[i] = kv
-			continue
-		}
-		index[k] = len(out)
-		out = append(out, kv)
-	}
-	return out
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"reflect"
 	"testing"
+
+	"github.com/berthproject/berth/runtime/containerinit"
 )
 
 func TestCommandLine(t *testing.T) {
@@ -39,7 +41,7 @@ func TestCommandLine(t *testing.T) {
 }
 
 func TestMergeEnv(t *testing.T) {
-	got := mergeEnv([]string{"PATH=/bin", "A=1", "B=2"}, []string{"B=3", "C=4", "A=5"})
+	got := containerinit.MergeEnv([]string{"PATH=/bin", "A=1", "B=2"}, []string{"B=3", "C=4", "A=5"})
 	want := []string{"PATH=/bin", "A=5", "B=3", "C=4"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %q, want %q", got, want)

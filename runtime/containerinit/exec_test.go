@@ -74,12 +74,12 @@ func TestTmpfsOptions(t *testing.T) {
 }
 
 func TestMergeEnv(t *testing.T) {
-	got := mergeEnv([]string{"A=1", "B=2", "PATH=/x"}, []string{"B=3", "C=4", "A=5"})
+	got := MergeEnv([]string{"A=1", "B=2", "PATH=/x"}, []string{"B=3", "C=4", "A=5"})
 	want := []string{"A=5", "B=3", "PATH=/x", "C=4"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("mergeEnv = %q, want %q", got, want)
 	}
-	if got := mergeEnv(nil, nil); len(got) != 0 {
-		t.Errorf("mergeEnv(nil, nil) = %q", got)
+	if got := MergeEnv(nil, nil); len(got) != 0 {
+		t.Errorf("MergeEnv(nil, nil) = %q", got)
 	}
 }

@@ -38,7 +38,7 @@ func (s *execServer) start(req *ExecRequest, files []*os.File) (*execProcess, er
 		return nil, err
 	}
 	tty := req.TTY && !req.Detach
-	env := workloadEnv(mergeEnv(s.spec.Env, req.Env), tty, u.Home)
+	env := workloadEnv(MergeEnv(s.spec.Env, req.Env), tty, u.Home)
 	cwd := req.WorkingDir
 	if cwd == "" {
 		cwd = s.spec.WorkingDir
@@ -187,10 +187,11 @@ func (s *execServer) forkExec(argv0 string, argv, env []string, cwd string, u ex
 	return syscall.ForkExec(argv0, argv, attr)
 }
 
-// mergeEnv is base with add's variables: a KEY in both takes add's value,
-// in base's place; new ones follow, in add's order.
-func mergeEnv(base, add []string) []string {
-	out := append([]string(nil), base...)
+// MergeEnv is base with add's variables: a KEY in both takes add's value,
+// in base's place; new ones follow, in add's order. berth run merges an
+// image's environment with -e the same way.
+func MergeEnv(base, add []string) []string {
+	out := append([]string{}, base...)
 	idx := map[string]int{}
 	for i, e := range out {
 		k, _, _ := strings.Cut(e, "=")
