@@ -62,10 +62,8 @@ func runComposeEvents(ctx context.Context, g *globalOptions, o *composeEventsOpt
 		return err
 	}
 	if p.st != nil {
-		for _, s := range services {
-			if _, ok := p.st.Services[s]; !ok {
-				return &exitError{code: 1, err: fmt.Errorf("no such service: %q (the stack has %s)", s, strings.Join(p.st.ServiceNames(), ", "))}
-			}
+		if err := checkServices(p.st, services); err != nil {
+			return err
 		}
 	}
 	m, err := newManager(g)

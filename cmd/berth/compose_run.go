@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/signal"
 	"slices"
-	"strings"
 
 	"github.com/mattn/go-shellwords"
 	"github.com/spf13/cobra"
@@ -99,10 +98,10 @@ func runComposeRun(ctx context.Context, g *globalOptions, o *composeRunOptions, 
 	if err != nil {
 		return err
 	}
-	svc, ok := st.Services[service]
-	if !ok {
-		return &exitError{code: 1, err: fmt.Errorf("no such service: %q (the stack has %s)", service, strings.Join(st.ServiceNames(), ", "))}
+	if err := checkServices(st, []string{service}); err != nil {
+		return err
 	}
+	svc := st.Services[service]
 	h, err := newStackHost(g, errOut)
 	if err != nil {
 		return err

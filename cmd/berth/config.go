@@ -168,3 +168,13 @@ func runConfig(ctx context.Context, o *configOptions, w, errw io.Writer) error {
 	}
 	return nil
 }
+
+// checkServices refuses names the stack does not have.
+func checkServices(st *spec.Stack, services []string) error {
+	for _, s := range services {
+		if _, ok := st.Services[s]; !ok {
+			return &exitError{code: 1, err: fmt.Errorf("no such service: %q (the stack has %s)", s, strings.Join(st.ServiceNames(), ", "))}
+		}
+	}
+	return nil
+}

@@ -77,10 +77,8 @@ func runUp(ctx context.Context, g *globalOptions, o *upOptions, services []strin
 	}
 	po := scheduler.PlanOptions{Services: services, ForceRecreate: o.forceRecreate, NoRecreate: o.noRecreate,
 		NoStart: o.noStart, RemoveOrphans: o.removeOrphans, Build: o.build, Scale: map[string]int{}}
-	for _, s := range services {
-		if _, ok := st.Services[s]; !ok {
-			return &exitError{code: 1, err: fmt.Errorf("no such service: %q (the stack has %s)", s, strings.Join(st.ServiceNames(), ", "))}
-		}
+	if err := checkServices(st, services); err != nil {
+		return err
 	}
 	for _, s := range o.scale {
 		name, n, ok := strings.Cut(s, "=")

@@ -17,7 +17,6 @@ import (
 	"github.com/berthproject/berth/runtime"
 	"github.com/berthproject/berth/scheduler"
 	"github.com/berthproject/berth/scheduler/api"
-	"github.com/berthproject/berth/spec"
 )
 
 // berth watch hands the watch to the engine, which does the file
@@ -73,16 +72,6 @@ func runWatch(ctx context.Context, g *globalOptions, o *watchOptions, services [
 	ctx, stop := signal.NotifyContext(ctx, unix.SIGINT, unix.SIGTERM)
 	defer stop()
 	return watchStack(ctx, g, req, o.quiet, errOut)
-}
-
-// checkServices refuses names the stack does not have.
-func checkServices(st *spec.Stack, services []string) error {
-	for _, s := range services {
-		if _, ok := st.Services[s]; !ok {
-			return &exitError{code: 1, err: fmt.Errorf("no such service: %q (the stack has %s)", s, strings.Join(st.ServiceNames(), ", "))}
-		}
-	}
-	return nil
 }
 
 // watchStack runs a watch until ctx ends, printing its events to errOut;
