@@ -3,14 +3,11 @@ package spec
 import (
 	"maps"
 	"net/netip"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
-	"go.yaml.in/yaml/v4"
 )
 
 // build turns what compose-go loaded into a Stack and checks it. Every
@@ -21,7 +18,7 @@ func (l *loading) build(p *types.Project) (*Stack, []error) {
 		Name:       p.Name,
 		WorkingDir: p.WorkingDir,
 		Files:      slices.Clone(l.r.files),
-		Sources:    l.sources(),
+		Sources:    l.sources(p),
 		Profiles:   slices.Clone(l.r.profiles),
 		Services:   map[string]*Service{},
 	}
@@ -32,6 +29,10 @@ func (l *loading) build(p *types.Project) (*Stack, []error) {
 	// (WithoutUnnecessaryResources): a declared but unused network is not
 	// created. Validation below sees all that was declared.
 	used := p.WithoutUnnecessaryResources()
+	for name, svc := range used.Services {
+		svc.EnvFiles = nil // folded into environment, as docker compose config prints it
+		used.Services[name] = svc
+	}
 	st.Networks = c.networks(used.Networks)
 	st.Volumes = c.volumes(used.Volumes)
 	st.Configs = convertMap(used.Configs, func(v types.ConfigObjConfig) *FileObject { return fileObject(types.FileObjectConfig(v)) })
@@ -391,7 +392,7 @@ func sortedSet(s []string) []string {
 // sources are the files the stack was read from, each once: the stack
 // files and those they include or extend, the env files of interpolation
 // and the services' env_file files (Stack.Sources).
-func (l *loading) sources() []string {
+func (l *loading) sources(p *types.Project) []string {
 	seen := map[string]bool{}
 	var out []string
 	add := func(f string) {
@@ -406,58 +407,9 @@ func (l *loading) sources() []string {
 	for _, f := range l.r.dotEnvFiles {
 		add(f)
 	}
-	for _, f := range l.order {
-		for _, ef := range envFilesIn(l.content[f]) {
-			if filepath.IsAbs(ef) {
-				add(filepath.Clean(ef))
-				continue
-			}
-			// As compose-go resolves them: the stack files' against the
-			// project directory, included files' against their own.
-			base := filepath.Dir(f)
-			if slices.Contains(l.r.files, f) {
-				base = l.r.workingDir()
-			}
-			add(filepath.Join(base, ef))
-		}
-	}
-	return out
-}
-
-// envFilesIn returns the env_file paths a stack file's services name, as
-// written; the loader has dropped them from the project once read
-// (WithDiscardEnvFiles). Paths with variables in them are left out.
-func envFilesIn(content []byte) []string {
-	var doc struct {
-		Services map[string]struct {
-			EnvFile yaml.Node `yaml:"env_file"`
-		} `yaml:"services"`
-	}
-	if yaml.Unmarshal(content, &doc) != nil {
-		return nil
-	}
-	var out []string
-	addPath := func(n *yaml.Node) {
-		if n.Kind == yaml.ScalarNode && n.Value != "" && !strings.Contains(n.Value, "$") {
-			out = append(out, n.Value)
-		}
-	}
-	for _, name := range slices.Sorted(maps.Keys(doc.Services)) {
-		n := doc.Services[name].EnvFile
-		items := []*yaml.Node{&n}
-		if n.Kind == yaml.SequenceNode {
-			items = n.Content
-		}
-		for _, it := range items {
-			if it.Kind == yaml.MappingNode {
-				for i := 0; i+1 < len(it.Content); i += 2 {
-					if it.Content[i].Value == "path" {
-						addPath(it.Content[i+1])
-					}
-				}
-				continue
-			}
-			addPath(it)
+	for _, name := range slices.Sorted(maps.Keys(p.Services)) {
+		for _, ef := range p.Services[name].EnvFiles {
+			add(ef.Path) // absolute: compose-go resolved it
 		}
 	}
 	return out

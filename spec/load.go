@@ -233,9 +233,10 @@ func (l *loading) project(ctx context.Context, consistency bool) (p *types.Proje
 			o.Listeners = append(o.Listeners, l.guard.listen)
 			o.ResourceLoaders = append(o.ResourceLoaders, l.guard)
 		},
+		// env_file is folded into environment, and its files are kept
+		// for Stack.Sources; build drops them from what config prints,
+		// as docker compose does.
 		loader.WithProfiles(l.r.profiles),
-		// As docker compose: env_file is folded into environment.
-		loader.WithDiscardEnvFiles,
 	)
 	if err != nil {
 		return nil, err
