@@ -54,14 +54,9 @@ func (m *Manager) CleanDebris() (int, error) {
 func (m *Manager) removeDeadClaimTemps() {
 	tmps, _ := filepath.Glob(filepath.Join(m.root, "names", ".claim-*"))
 	for _, p := range tmps {
-		f, err := os.Open(p)
-		if err != nil {
-			continue
-		}
-		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+		if lockFree(p) {
 			os.Remove(p)
 		}
-		f.Close()
 	}
 }
 

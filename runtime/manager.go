@@ -317,18 +317,21 @@ func (m *Manager) staleClaim(path, id string) bool {
 	if _, err := os.Stat(filepath.Join(dir, "config.json")); !errors.Is(err, fs.ErrNotExist) {
 		return false
 	}
-	lockFree := func(p string) bool {
-		f, err := os.Open(p)
-		if err != nil {
-			return false
-		}
-		defer f.Close() // releases the lock taken below
-		return unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil
-	}
 	if _, err := os.Stat(dir); err == nil {
 		return lockFree(dir)
 	}
 	return lockFree(path)
+}
+
+// lockFree reports whether nobody holds a flock on the file or directory
+// at p (a create at work holds its claim's and its directory's).
+func lockFree(p string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close() // releases the lock taken below
+	return unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil
 }
 
 func (m *Manager) releaseName(name, id string) {
