@@ -64,20 +64,9 @@ func newHelperServer(args []string) (*execServer, error) {
 }
 
 // reapChildren collects the helper's exited children: its process, and
-// whatever that left to it.
-func (s *execServer) reapChildren() {
-	for {
-		var st unix.WaitStatus
-		p, err := unix.Wait4(-1, &st, unix.WNOHANG, nil)
-		if err == unix.EINTR {
-			continue
-		}
-		if p <= 0 || err != nil {
-			return
-		}
-		s.exited(p, st)
-	}
-}
+// whatever that left to it. A helper has no workload: reap's pid 0 is no
+// child's, so every exit goes to the exec server.
+func (s *execServer) reapChildren() { reap(0, s) }
 
 // shutdown ends a helper's service when the container ends: no fork after
 // it, and its attached process is killed, so that its client gets the exit
