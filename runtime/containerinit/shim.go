@@ -188,13 +188,8 @@ func forwardCaught(sigs chan os.Signal, w *workload) {
 	for {
 		select {
 		case s := <-sigs:
-			switch sig := s.(unix.Signal); sig {
-			case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
-			case unix.SIGWINCH:
-				w.io.resize()
-				_ = unix.Kill(w.pid, sig)
-			default:
-				_ = unix.Kill(w.pid, sig)
+			if sig := s.(unix.Signal); sig != unix.SIGCHLD {
+				forwardSignal(w, sig) // the shim reaps what exited meanwhile
 			}
 		default:
 			return

@@ -80,16 +80,10 @@ func supervise(b *Bootstrap, w *workload, sigs chan os.Signal) int {
 	ws, done := reap(w.pid, w.exec)
 	for !done {
 		sig := (<-sigs).(unix.Signal)
-		switch sig {
-		case unix.SIGCHLD:
+		if sig == unix.SIGCHLD {
 			ws, done = reap(w.pid, w.exec)
-		case unix.SIGWINCH:
-			w.io.resize()
-			_ = unix.Kill(w.pid, sig)
-		case unix.SIGURG, unix.SIGPIPE:
-			// SIGURG is the Go runtime's own preemption signal.
-		default:
-			_ = unix.Kill(w.pid, sig)
+		} else {
+			forwardSignal(w, sig)
 		}
 	}
 	// The container is its main process: once it is gone, so is everything
@@ -126,6 +120,20 @@ func supervise(b *Bootstrap, w *workload, sigs chan os.Signal) int {
 	_, stopErr := os.Stat(fmt.Sprintf("/proc/self/fd/%d/%s", FdStateDir, StopFile))
 	writeExitStatus(st, !b.Ephemeral && stopErr != nil)
 	return st.ExitCode
+}
+
+// forwardSignal passes sig on to the workload, resizing its terminal
+// first for SIGWINCH. SIGURG (the Go runtime's own preemption signal) and
+// SIGPIPE are the init's, not the workload's.
+func forwardSignal(w *workload, sig unix.Signal) {
+	switch sig {
+	case unix.SIGURG, unix.SIGPIPE:
+	case unix.SIGWINCH:
+		w.io.resize()
+		_ = unix.Kill(w.pid, sig)
+	default:
+		_ = unix.Kill(w.pid, sig)
+	}
 }
 
 // reap collects every exited child; done reports whether pid was one.
