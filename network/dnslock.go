@@ -88,8 +88,9 @@ func (l *DNSLock) ReleaseIfIdle() bool {
 
 // WaitDNS waits until a DNS server listens on gateway's port 53 (a TCP
 // connection is accepted), or ctx ends. A server opens a new network's
-// listeners within a quarter of a second (dnsserver.Serve): a container
-// started before that would find nobody answering.
+// listeners when it learns of the network (dnsserver.Serve: at once, or
+// within a quarter of a second without inotify): a container started
+// before that would find nobody answering.
 func (m *Manager) WaitDNS(ctx context.Context, gateway netip.Addr) error {
 	addr := netip.AddrPortFrom(gateway, 53).String()
 	for {

@@ -23,7 +23,12 @@
 //   - State: <root>/networks/<name>.json per network and
 //     <root>/networks/sandboxes/<id>.json per sandbox, each written
 //     atomically, every change under one flock (<root>/networks/lock), so
-//     CLIs, the engine and the DNS helper can share a root. The sandbox
+//     CLIs, the engine and the DNS helper can share a root. Network
+//     records are synced; sandbox records are not, as they describe this
+//     boot only (what they name is gone after a crash of the machine, and
+//     a record of an earlier boot, even one left cut short, is taken down
+//     or dropped): under the lock, the fsyncs made a stack's attaches
+//     queue for journal commits. The sandbox
 //     records are the IPAM: an address is allocated exactly while a record
 //     names it, so allocations survive restarts, are released with the
 //     record, and cannot be handed out twice, across processes too.

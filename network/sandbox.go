@@ -419,10 +419,10 @@ func (m *Manager) tryBeginDetach(id string) (rec sandboxRecord, ok, busy bool, e
 }
 
 // markedRecord is an attached sandbox's record marked as detaching by a
-// new operation, written to a temporary file and synced before the lock
-// is taken; under the lock it is renamed into place if the record has not
-// changed meanwhile. Synced under the lock, the marks of a stack's
-// containers waited for each other's journal commits, one after another.
+// new operation, written to a temporary file before the lock is taken;
+// under the lock it is renamed into place if the record has not changed
+// meanwhile, so the lock is held for a rename, not a write. Like every
+// sandbox record it is not synced (see writeSandbox).
 type markedRecord struct {
 	path string
 	seen []byte        // the record the mark was made from
@@ -440,7 +440,7 @@ func (m *Manager) prepareMark(id string) *markedRecord {
 	}
 	mk.rec.State, mk.rec.Owner, mk.rec.Ports = stateDetaching, newOperation(), nil
 	tmp := tempName(mk.path)
-	if writeSynced(tmp, &mk.rec) == nil {
+	if writeJSONFile(tmp, &mk.rec, false) == nil {
 		mk.seen, mk.tmp = b, tmp
 	}
 	return mk

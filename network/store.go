@@ -216,8 +216,19 @@ func (m *Manager) readSandboxes() ([]sandboxRecord, error) {
 			continue
 		}
 		var s sandboxRecord
-		if err := readJSON(filepath.Join(dir, e.Name()), &s); err != nil {
+		path := filepath.Join(dir, e.Name())
+		if err := readJSON(path, &s); err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if tornBeforeBoot(path, err) {
+				// Records are not synced (writeSandbox): a crash of the
+				// machine may leave one empty or cut short. Of an
+				// earlier boot, it describes nothing that still exists.
+				m.log.Info("removing a sandbox record an earlier boot left unreadable", "file", path)
+				if err := removeFile(path); err != nil {
+					return nil, err
+				}
 				continue
 			}
 			return nil, fmt.Errorf("reading sandbox %s: %w", e.Name(), err)
@@ -237,8 +248,25 @@ func (m *Manager) readSandbox(id string) (s sandboxRecord, ok bool, err error) {
 	return s, err == nil, err
 }
 
+// writeSandbox replaces a sandbox's record, atomically but without
+// fsync: a sandbox record describes this boot only (its namespace, links
+// and rules are gone after a crash of the machine, and reapDead takes
+// down any record of an earlier boot), so it needs no durability, only
+// never to be seen half-written by a live process, which the rename
+// gives. Synced, the two writes of every Attach waited under the state
+// lock for journal commits, and a stack's containers queued for them.
 func (m *Manager) writeSandbox(s *sandboxRecord) error {
-	return writeJSONAtomic(m.sandboxPath(s.ID), s)
+	path := m.sandboxPath(s.ID)
+	tmp := tempName(path)
+	err := writeJSONFile(tmp, s, false)
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
 }
 
 // removeSandboxRecord removes a sandbox's record without syncing the
@@ -265,7 +293,7 @@ func readJSON(path string, v any) error {
 // rename, so a reader (or a crash) sees the old or the new file, whole.
 func writeJSONAtomic(path string, v any) error {
 	tmp := tempName(path)
-	err := writeSynced(tmp, v)
+	err := writeJSONFile(tmp, v, true)
 	if err == nil {
 		err = os.Rename(tmp, path)
 	}
@@ -276,8 +304,8 @@ func writeJSONAtomic(path string, v any) error {
 	return syncDir(filepath.Dir(path))
 }
 
-// writeSynced writes v as JSON to the file path and syncs it.
-func writeSynced(path string, v any) error {
+// writeJSONFile writes v as JSON to the file path, synced if sync.
+func writeJSONFile(path string, v any, sync bool) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
@@ -287,7 +315,7 @@ func writeSynced(path string, v any) error {
 		return err
 	}
 	_, err = f.Write(append(b, '\n'))
-	if err == nil {
+	if err == nil && sync {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -327,6 +355,41 @@ func newID() (string, error) {
 // NewSandboxID returns a fresh id for a sandbox, for a caller that
 // attaches before it has a container id of its own.
 func NewSandboxID() (string, error) { return newID() }
+
+// tornBeforeBoot reports whether readErr is a record's JSON being cut
+// short or garbled (not an I/O error) and the file at path was last
+// written before this boot.
+func tornBeforeBoot(path string, readErr error) bool {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	if !errors.As(readErr, &syntax) && !errors.As(readErr, &typ) {
+		return false
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return false
+	}
+	boot, err := bootTime()
+	return err == nil && fi.ModTime().Before(boot)
+}
+
+// bootTime is when this boot began, from btime in /proc/stat.
+func bootTime() (time.Time, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "btime "); ok {
+			secs, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return time.Time{}, fmt.Errorf("reading btime in /proc/stat: %w", err)
+			}
+			return time.Unix(secs, 0), nil
+		}
+	}
+	return time.Time{}, errors.New("no btime in /proc/stat")
+}
 
 // bootID tells this boot from earlier ones.
 func bootID() string {

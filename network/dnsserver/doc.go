@@ -30,6 +30,11 @@
 //   - Listeners are opened in the host namespace with IP_FREEBIND, so
 //     they work before a bridge has its address; one process per root
 //     serves (network.Manager.LockDNS), a second one waits.
+//   - A new network's listeners open as soon as its record is written
+//     (network.Manager.NetworkChanges, inotify on the records), not at
+//     the next look at the records, every 250 ms: every container of a
+//     stack's first up waits for its network's DNS before it starts, and
+//     waited half a poll on average, up to a whole one.
 //   - UDP is served by ServeUDP, not miekg/dns's server: one loop per
 //     network answers berth's own names inline, and only forwarded
 //     queries get a goroutine. A goroutine per packet put the p99 at 10k

@@ -56,6 +56,13 @@ func Serve(ctx context.Context, m *network.Manager, o Options) error {
 	srv.Dial = m.DialHost
 	ls := &listeners{m: m, log: log, srv: srv, by: map[string]*netListener{}}
 	defer ls.closeAll()
+	// A new network's listener opens as soon as its record is written:
+	// containers wait for it before they start. The tick stays, for the
+	// idle exit and as a fallback should the watch fail.
+	changes, err := m.NetworkChanges(ctx)
+	if err != nil {
+		log.Warn("watching networks; polling them only", "err", err)
+	}
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	idleSince := time.Now()
@@ -80,6 +87,10 @@ func Serve(ctx context.Context, m *network.Manager, o Options) error {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+		case _, ok := <-changes:
+			if !ok {
+				changes = nil // the watch failed: polling goes on
+			}
 		}
 	}
 }
