@@ -256,17 +256,7 @@ func (m *Manager) readSandbox(id string) (s sandboxRecord, ok bool, err error) {
 // gives. Synced, the two writes of every Attach waited under the state
 // lock for journal commits, and a stack's containers queued for them.
 func (m *Manager) writeSandbox(s *sandboxRecord) error {
-	path := m.sandboxPath(s.ID)
-	tmp := tempName(path)
-	err := writeJSONFile(tmp, s, false)
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
+	return replaceJSON(m.sandboxPath(s.ID), s, false)
 }
 
 // removeSandboxRecord removes a sandbox's record without syncing the
@@ -291,15 +281,23 @@ func readJSON(path string, v any) error {
 
 // writeJSONAtomic writes v to path through a temporary file, fsync and
 // rename, so a reader (or a crash) sees the old or the new file, whole.
-func writeJSONAtomic(path string, v any) error {
+func writeJSONAtomic(path string, v any) error { return replaceJSON(path, v, true) }
+
+// replaceJSON writes v to path through a temporary file and a rename, so
+// a reader sees the old or the new file, whole; durable syncs the file
+// and the directory too, so a crash of the machine does as well.
+func replaceJSON(path string, v any, durable bool) error {
 	tmp := tempName(path)
-	err := writeJSONFile(tmp, v, true)
+	err := writeJSONFile(tmp, v, durable)
 	if err == nil {
 		err = os.Rename(tmp, path)
 	}
 	if err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if !durable {
+		return nil
 	}
 	return syncDir(filepath.Dir(path))
 }
