@@ -64,8 +64,9 @@ const execGrace = 2 * time.Second
 
 // Exec runs cfg in c, with stdio (nil: discard; In may be nil) and returns
 // its exit code (126/127 for cannot execute / not found, as docker exec;
-// 128+N for a process killed by signal N). ctx cancels: the process and its
-// process group are killed, and Exec returns 137 with ctx's error.
+// 128+N for a process killed by signal N; 137 for one that died with its
+// container). ctx cancels: the process and its process group are killed,
+// and Exec returns 137 with ctx's error.
 //
 // The container's init forks the process (see containerinit/doc.go), so it
 // is in every namespace, cgroup and security setting of the workload, and
@@ -132,11 +133,33 @@ func (m *Manager) Exec(ctx context.Context, c *Container, cfg ExecConfig, stdio 
 	default:
 	}
 	if err != nil {
-		// The init is gone without a word, and every process of the
-		// container with it.
+		if initEnds(c.Dir, initEndWait) {
+			// The container was killed (its init SIGKILLed): the
+			// kernel killed every process of it, this one too, before
+			// anyone could tell. docker exec says 137 and nothing else.
+			return 128 + int(unix.SIGKILL), nil
+		}
 		return 128 + int(unix.SIGKILL), fmt.Errorf("exec in container %s: %w", c.Name(), err)
 	}
 	return code, nil
+}
+
+// initEndWait bounds how long Exec waits, after the process's connection
+// closed without its exit, for the container's init to be gone: a killed
+// init becomes a zombie only once the kernel has killed every other
+// process of its namespace, the exec'd one (and the connection) first.
+const initEndWait = time.Second
+
+// initEnds reports whether the container in dir stops running within wait.
+func initEnds(dir string, wait time.Duration) bool {
+	deadline := time.Now().Add(wait)
+	for readState(dir).Running {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
 }
 
 // forward passes resizes and signals to the process until stop, and kills

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	"github.com/berthproject/berth/internal/testutil"
@@ -342,6 +343,44 @@ func readUntil(t *testing.T, f *os.File, want string) string {
 		}
 	}
 	return got.String()
+}
+
+// A container killed with SIGKILL takes its exec'd processes with it, and
+// Exec says 137, as docker exec, not an error about its connection.
+func TestExec_EndsWithAKilledContainer(t *testing.T) {
+	m := testManager(t)
+	c := startDetached(t, m, baseConfig(t, "sleep", "100"))
+	type result struct {
+		code int
+		err  error
+	}
+	done := make(chan result, 1)
+	stdout, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdout.Close()
+	go func() {
+		code, err := m.Exec(context.Background(), c, ExecConfig{Args: []string{"sh", "-c", "echo started; exec sleep 100"}}, &Stdio{Out: w})
+		w.Close()
+		done <- result{code, err}
+	}()
+	readUntil(t, stdout, "started")
+	if err := m.Kill(c, unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-done:
+		if r.code != 137 || r.err != nil {
+			t.Errorf("exec in a container killed meanwhile = %d, %v; want 137 and no error", r.code, r.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("exec did not end with its killed container")
+	}
+	if _, err := m.Wait(context.Background(), c); err != nil {
+		t.Error(err)
+	}
+	assertNoProcsLeft(t, c)
 }
 
 func TestExec_EndsWithTheWorkload(t *testing.T) {
