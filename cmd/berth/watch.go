@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -76,26 +77,49 @@ func runWatch(ctx context.Context, g *globalOptions, o *watchOptions, services [
 
 // watchStack runs a watch until ctx ends, printing its events to errOut;
 // quiet prints only the watch's own lines.
+//
+// The watch lives in the engine: should the engine die (kill -9, a
+// crash), a new one is started, which takes the stack over as after any
+// engine's death, and the watch goes on there, without the up. Changes
+// made while no engine ran are seen only by rules with initial_sync.
 func watchStack(ctx context.Context, g *globalOptions, req api.WatchRequest, quiet bool, errOut io.Writer) error {
-	engine, err := ensureEngine(ctx, g)
-	if err != nil {
-		return err
-	}
 	progress := apiProgress(errOut)
-	_, err = engine.Watch(ctx, req, func(e api.Event) {
-		if e.Kind != scheduler.WatchKind {
-			if !quiet {
-				progress(e)
-			}
-			return
+	var deaths []time.Time
+	for {
+		engine, err := ensureEngine(ctx, g)
+		if err != nil {
+			return err
 		}
-		printWatchEvent(errOut, e)
-	})
-	if ctx.Err() != nil {
-		return nil // Ctrl-C: the watch is over, the stack stays up
+		_, err = engine.Watch(ctx, req, func(e api.Event) {
+			if e.Kind != scheduler.WatchKind {
+				if !quiet {
+					progress(e)
+				}
+				return
+			}
+			printWatchEvent(errOut, e)
+		})
+		if ctx.Err() != nil {
+			return nil // Ctrl-C: the watch is over, the stack stays up
+		}
+		if !errors.Is(err, api.ErrEngineGone) {
+			return err
+		}
+		deaths = append(deaths, time.Now())
+		if len(deaths) > maxEngineDeaths && time.Since(deaths[len(deaths)-1-maxEngineDeaths]) < engineDeathWindow {
+			return fmt.Errorf("berth's engine died %d times within %v during the watch (see ROOT/engine.log): %w", maxEngineDeaths+1, engineDeathWindow, err)
+		}
+		fmt.Fprintln(errOut, "watch: berth's engine went away; starting it again, the watch goes on")
+		req.Up = nil // the stack is up: the new engine keeps it so
 	}
-	return err
 }
+
+// An engine that dies over and over during a watch ends it: more than
+// maxEngineDeaths deaths within engineDeathWindow.
+const (
+	maxEngineDeaths   = 3
+	engineDeathWindow = time.Minute
+)
 
 // printWatchEvent prints a watch action as "web: synced 3 files into 2
 // replicas"; an error's lines follow, indented.

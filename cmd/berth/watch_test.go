@@ -346,3 +346,37 @@ services:
 		t.Errorf("containers run after Ctrl-C: %q", running)
 	}
 }
+
+// A watch outlives its engine: kill -9 the engine and a new one is
+// started, which takes the watch over; the replica is not replaced.
+func TestCLI_WatchOutlivesItsEngine(t *testing.T) {
+	c := newCLI(t)
+	c.must("image", "import", busyboxTar(t, c.rootfs), "bb")
+	dir := c.stackDir(`name: wk
+services:
+  app:
+    image: bb
+    command: ["sleep", "1000"]
+    develop:
+      watch:
+        - path: ./src
+          action: sync
+          target: /src
+`)
+	f := filepath.Join(dir, "compose.yaml")
+	t.Cleanup(func() { c.run("down", "-t", "0", "-f", f) })
+	w := c.startWatch("-f", f)
+	before := c.ids("wk-app-1")
+	if err := syscall.Kill(c.enginePid(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	w.waitFor("berth's engine went away; starting it again, the watch goes on", 20*time.Second)
+	w.waitForN("wk: watching 1 rules of app", 2, 30*time.Second)
+	writeFile(t, filepath.Join(dir, "src", "after.txt"), "synced by the new engine\n")
+	w.waitFor("app: synced 1 file into 1 replica", 20*time.Second)
+	c.eventually("synced by the new engine", 2*time.Second, "exec", "wk-app-1", "cat", "/src/after.txt")
+	if after := c.ids("wk-app-1"); after["wk-app-1"] != before["wk-app-1"] {
+		t.Errorf("the new engine replaced the replica: %s, was %s", after["wk-app-1"], before["wk-app-1"])
+	}
+	w.stop()
+}

@@ -99,8 +99,12 @@ func (c *Client) stream(ctx context.Context, path string, body any, onEvent func
 			return *m.Result, nil
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return Result{}, fmt.Errorf("reading the engine's answer: %w", err)
+	if err := sc.Err(); err != nil && ctx.Err() == nil {
+		return Result{}, fmt.Errorf("reading the engine's answer: %w (%w)", err, ErrEngineGone)
 	}
-	return Result{}, errors.New("berth's engine ended the answer without a result (did it stop?); see its log")
+	return Result{}, fmt.Errorf("berth's engine ended the answer without a result: %w; see its log", ErrEngineGone)
 }
+
+// ErrEngineGone is an answer cut off: the engine stopped (or was killed)
+// while it streamed. A client may start one again and ask anew.
+var ErrEngineGone = errors.New("the engine went away")
