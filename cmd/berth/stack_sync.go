@@ -12,9 +12,11 @@ import (
 	"os"
 	"path"
 	"sort"
+	"syscall"
 
 	"github.com/berthproject/berth/image"
 	"github.com/berthproject/berth/runtime"
+	"github.com/berthproject/berth/runtime/containerinit"
 	"github.com/berthproject/berth/scheduler"
 	"github.com/berthproject/berth/spec"
 )
@@ -27,7 +29,9 @@ const syncChunk = 256
 // Sync copies files from the host into container id (berth watch's sync
 // rules). Each file is written beside its target and renamed over it, so
 // the workload never reads half a file; the writes happen in the
-// container's root (runtime.InRoot), where no symlink leads out.
+// container's root (runtime.InRoot), where no symlink leads out. What is
+// written, and the directories made for it, belong to the container's
+// user (its `user:`, or the image's USER), with the host file's mode.
 func (h *stackHost) Sync(ctx context.Context, id string, files []scheduler.SyncFile) error {
 	c, err := h.get(id)
 	if err != nil {
@@ -91,8 +95,14 @@ func syncSome(c *runtime.Container, files []scheduler.SyncFile) error {
 	// of the same name and the reverse both end as the host has them.
 	sort.SliceStable(srcs, func(i, j int) bool { return syncOrder(srcs[i]) < syncOrder(srcs[j]) })
 	err := runtime.InRoot(c, image.InOverlay, func() error {
+		// Looked up inside: the container's passwd and group files.
+		uid, gid, err := containerinit.Owner(c.Config.User, "/etc/passwd", "/etc/group")
+		if err != nil {
+			return fmt.Errorf("finding the owner of synced files, the container's user %q: %w", c.Config.User, err)
+		}
+		own := syncOwner{int(uid), int(gid)}
 		for _, s := range srcs {
-			if err := s.apply(); err != nil {
+			if err := s.apply(own); err != nil {
 				return err
 			}
 		}
@@ -114,8 +124,34 @@ func syncOrder(s syncSource) int {
 	return 1
 }
 
+// syncOwner is who owns what a sync writes: the container's user.
+type syncOwner struct{ uid, gid int }
+
+// mkdirAll makes dir and its missing parents, as os.MkdirAll, giving the
+// ones it makes to own.
+func (own syncOwner) mkdirAll(dir string, mode fs.FileMode) error {
+	if fi, err := os.Stat(dir); err == nil {
+		if fi.IsDir() {
+			return nil
+		}
+		return &fs.PathError{Op: "mkdir", Path: dir, Err: syscall.ENOTDIR}
+	}
+	if parent := path.Dir(dir); parent != dir {
+		if err := own.mkdirAll(parent, 0o755); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, mode); err != nil {
+		if fi, serr := os.Lstat(dir); serr == nil && fi.IsDir() {
+			return nil // made meanwhile
+		}
+		return err
+	}
+	return os.Lchown(dir, own.uid, own.gid)
+}
+
 // apply runs inside the container's root.
-func (s syncSource) apply() error {
+func (s syncSource) apply(own syncOwner) error {
 	switch {
 	case s.Remove:
 		if err := os.RemoveAll(s.Target); err != nil {
@@ -126,13 +162,13 @@ func (s syncSource) apply() error {
 		if fi, err := os.Lstat(s.Target); err == nil && !fi.IsDir() {
 			_ = os.Remove(s.Target)
 		}
-		if err := os.MkdirAll(s.Target, s.mode|0o700); err != nil {
+		if err := own.mkdirAll(s.Target, s.mode|0o700); err != nil {
 			return fmt.Errorf("making directory %s: %w", s.Target, err)
 		}
 		return nil
 	}
 	dir := path.Dir(s.Target)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := own.mkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("making directory %s: %w", dir, err)
 	}
 	tmp, err := os.CreateTemp(dir, ".berth-sync-*")
@@ -141,7 +177,10 @@ func (s syncSource) apply() error {
 	}
 	_, err = io.Copy(tmp, s.f)
 	if err == nil {
-		err = tmp.Chmod(s.mode)
+		err = tmp.Chown(own.uid, own.gid)
+	}
+	if err == nil {
+		err = tmp.Chmod(s.mode) // after the chown, which drops setuid bits
 	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr

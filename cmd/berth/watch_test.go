@@ -380,3 +380,34 @@ services:
 	}
 	w.stop()
 }
+
+// Synced files, and the directories made for them, belong to the
+// container's user, as docker compose's sync (a tar run as that user)
+// leaves them; the host file's mode stays.
+func TestCLI_WatchSyncOwner(t *testing.T) {
+	c := newCLI(t)
+	c.must("image", "import", busyboxTar(t, c.rootfs), "bb")
+	dir := c.stackDir(`name: wo
+services:
+  app:
+    image: bb
+    user: "4242:4343"
+    command: ["sleep", "1000"]
+    develop:
+      watch:
+        - path: ./src
+          action: sync
+          target: /data/src
+`)
+	f := filepath.Join(dir, "compose.yaml")
+	t.Cleanup(func() { c.run("down", "-t", "0", "-f", f) })
+	w := c.startWatch("-f", f)
+	writeFile(t, filepath.Join(dir, "src", "sub", "run.sh"), "#!/bin/sh\n")
+	if err := os.Chmod(filepath.Join(dir, "src", "sub", "run.sh"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	w.waitFor("app: synced", 10*time.Second)
+	c.eventually("4242:4343 750 /data/src/sub/run.sh\n4242:4343 755 /data/src/sub\n4242:4343 755 /data/src\n4242:4343 755 /data", 5*time.Second,
+		"exec", "wo-app-1", "stat", "-c", "%u:%g %a %n", "/data/src/sub/run.sh", "/data/src/sub", "/data/src", "/data")
+	w.stop()
+}

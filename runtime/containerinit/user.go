@@ -178,3 +178,13 @@ func readColonFile(path string, each func([]string)) error {
 	}
 	return nil
 }
+
+// Owner resolves spec as the workload's user is resolved (lookupUser),
+// through the passwd and group files at those paths, and returns its uid
+// and gid: berth watch gives what it syncs into a container to the
+// container's user, as docker compose's sync (a tar run as that user)
+// does.
+func Owner(spec, passwdPath, groupPath string) (uid, gid uint32, err error) {
+	u, err := lookupUser(spec, passwdPath, groupPath)
+	return u.Uid, u.Gid, err
+}
