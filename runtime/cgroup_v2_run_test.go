@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,6 +66,19 @@ func TestRun_OnCgroupV2(t *testing.T) {
 	}
 	if got := procCgroup(c.State.Pid); got != group+".init" {
 		t.Errorf("init is in %q, want its own leaf %q", got, group+".init")
+	}
+	// An exec'd process is the workload's: in its group, not the init's
+	// leaf, which inside the cgroup namespace would read "/../<id>.init".
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := m.Exec(t.Context(), c, ExecConfig{Args: []string{"cat", "/proc/self/cgroup"}}, &Stdio{Out: w})
+	w.Close()
+	got, _ := io.ReadAll(r)
+	r.Close()
+	if code != 0 || err != nil || !strings.Contains(string(got), "0::/\n") {
+		t.Errorf("exec'd process: exit %d, %v; /proc/self/cgroup:\n%s", code, err, got)
 	}
 	if err := m.Remove(t.Context(), c, true); err != nil {
 		t.Fatal(err)
