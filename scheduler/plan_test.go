@@ -113,6 +113,27 @@ func TestPlanFor(t *testing.T) {
 #8 start          container:app-web-2  created after #7
 `,
 	}, {
+		name: "--no-recreate keeps a changed service's replicas",
+		want: stack(svc("web", "nginx:1.28", replicas(2), dependsOn("db", spec.ConditionHealthy)), db),
+		have: func() Observed {
+			o := up(full)
+			o.Images["web"] = "sha256:web"
+			return o
+		}(),
+		opts: PlanOptions{NoRecreate: true},
+		plan: ``,
+	}, {
+		name: "--force-recreate recreates what did not change",
+		want: stack(svc("db", "postgres:16")),
+		have: up(stack(svc("db", "postgres:16"))),
+		opts: PlanOptions{ForceRecreate: true},
+		plan: `
+#0 stop           container:app-db-1  --force-recreate
+#1 remove         container:app-db-1  --force-recreate after #0
+#2 create         container:app-db-1  --force-recreate after #1
+#3 start          container:app-db-1  created after #2
+`,
+	}, {
 		name: "same name, new image id",
 		want: full,
 		have: func() Observed {
