@@ -167,18 +167,19 @@ func (h *stackHost) create(ctx context.Context, c scheduler.ContainerSpec, tty, 
 		return "", err
 	}
 	o.tty, o.interactive = tty, stdin
-	argv, err := commandOf(c, imageLookup(h.g))
+	lookup := onceLookup(imageLookup(h.g)) // asked thrice below
+	argv, err := commandOf(c, lookup)
 	if err != nil {
 		return "", err
 	}
 	// run's --entrypoint takes one word: the argv's first is it, the rest
 	// the command, which gives run exactly argv.
 	o.entrypoint, o.entrypointSet = argv[0], true
-	cfg, vols, err := o.config(append([]string{c.Image}, argv[1:]...), imageLookup(h.g))
+	cfg, vols, err := o.config(append([]string{c.Image}, argv[1:]...), lookup)
 	if err != nil {
 		return "", err
 	}
-	if cfg.Healthcheck, err = healthcheckOf(c, imageLookup(h.g)); err != nil {
+	if cfg.Healthcheck, err = healthcheckOf(c, lookup); err != nil {
 		return "", err
 	}
 	rv, err := prepareVolumes(h.g, &cfg, vols)

@@ -100,6 +100,26 @@ func imageLookup(g *globalOptions) func(ref string) (imageInfo, error) {
 	}
 }
 
+// onceLookup is lookup answering each ref from the store once: a
+// replica's create asks for its image three times (command, config,
+// health check), and each read of the store parses its index, manifest
+// and config.
+func onceLookup(lookup func(ref string) (imageInfo, error)) func(ref string) (imageInfo, error) {
+	type answer struct {
+		info imageInfo
+		err  error
+	}
+	seen := map[string]answer{}
+	return func(ref string) (imageInfo, error) {
+		a, ok := seen[ref]
+		if !ok {
+			a.info, a.err = lookup(ref)
+			seen[ref] = a
+		}
+		return a.info, a.err
+	}
+}
+
 // imageHealthcheck is an image's HEALTHCHECK in the runtime's terms; nil
 // for none, or for HEALTHCHECK NONE.
 func imageHealthcheck(h *v1.HealthConfig) *runtime.HealthConfig {
