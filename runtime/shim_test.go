@@ -73,8 +73,9 @@ func TestLogs_EncodedAsGoDoes(t *testing.T) {
 			t.Fatalf("%s: %d entries, want at least %d:\n%s", stream, len(got[stream]), len(trickyLines), data)
 		}
 	}
-	// The long line comes in pieces of at most 16 KiB plus one read, and
-	// the last line, without a newline, whole at the end.
+	// The long line comes in 16 KiB pieces, whatever the sizes of the
+	// reads of the pipe, and the last line, without a newline, whole at
+	// the end.
 	rest := got["stdout"][len(trickyLines):]
 	if last := rest[len(rest)-1]; last != "tail-no-newline" {
 		t.Errorf("last entry %q, want the unfinished line", last)

@@ -44,8 +44,9 @@ static void emit(const struct stream *s, const char *line, size_t n)
 
 /*
  * log_lines logs what buf holds as logWriter.write does: every complete
- * line, then pieces of MAX_LOG_LINE bytes of what follows the last one;
- * the rest waits for more.
+ * line, in pieces of MAX_LOG_LINE bytes when it is longer, then pieces of
+ * MAX_LOG_LINE bytes of what follows the last one; the rest waits for
+ * more.
  */
 static void log_lines(struct stream *s)
 {
@@ -55,6 +56,10 @@ static void log_lines(struct stream *s)
 		if (!nl)
 			break;
 		size_t end = (size_t)(nl - s->buf) + 1;
+		while (end - start > MAX_LOG_LINE) {
+			emit(s, s->buf + start, MAX_LOG_LINE);
+			start += MAX_LOG_LINE;
+		}
 		emit(s, s->buf + start, end - start);
 		start = end;
 	}

@@ -16,8 +16,10 @@ type LogEntry struct {
 	Time   time.Time `json:"time"`
 }
 
-// maxLogLine is where a line without a newline is cut into several entries,
-// so a workload printing no newlines cannot grow the init's memory.
+// maxLogLine is where a line is cut into several entries, as Docker's
+// json-file logs cut them: so a workload printing no newlines cannot grow
+// the init's memory, and a long line comes in the same pieces whatever
+// sizes the reads of the pipe happened to have.
 const maxLogLine = 16 << 10
 
 // logWriter turns the workload's output into log entries, one per line.
@@ -42,7 +44,12 @@ func (l *logWriter) write(stream string, data []byte) {
 		if i < 0 {
 			break
 		}
-		l.emit(stream, buf[:i+1])
+		line := buf[:i+1]
+		for len(line) > maxLogLine {
+			l.emit(stream, line[:maxLogLine])
+			line = line[maxLogLine:]
+		}
+		l.emit(stream, line)
 		buf = buf[i+1:]
 	}
 	for len(buf) >= maxLogLine {

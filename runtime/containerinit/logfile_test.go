@@ -55,6 +55,30 @@ func TestLogWriter_CutsEndlessLines(t *testing.T) {
 	}
 }
 
+// A long line that arrives whole, newline included, is cut as one that
+// arrives in small reads: the pieces do not depend on the reads.
+func TestLogWriter_CutsLongCompleteLines(t *testing.T) {
+	line := append(bytes.Repeat([]byte("x"), maxLogLine*2+5), '\n')
+	for _, read := range []int{len(line), maxLogLine + 3, 4096} {
+		var buf bytes.Buffer
+		w := newLogWriter(&buf)
+		for rest := line; len(rest) > 0; {
+			n := min(read, len(rest))
+			w.write("stdout", rest[:n])
+			rest = rest[n:]
+		}
+		w.flush()
+		got := entries(t, buf.Bytes())
+		var lens []int
+		for _, e := range got {
+			lens = append(lens, len(e.Log))
+		}
+		if len(got) != 3 || lens[0] != maxLogLine || lens[1] != maxLogLine || got[2].Log != "xxxxx\n" {
+			t.Errorf("reads of %d bytes: entries of %v bytes, want %d, %d, 6", read, lens, maxLogLine, maxLogLine)
+		}
+	}
+}
+
 func TestParseOOMKills(t *testing.T) {
 	cases := map[string]int{
 		"oom_kill_disable 0\nunder_oom 0\noom_kill 2\n": 2,
