@@ -3,6 +3,7 @@ package network
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -127,5 +128,59 @@ func TestDetach_InFlightIsLeftToItsOperation(t *testing.T) {
 	}
 	if _, err := h.LinkByName(sb.Endpoints[0].HostVeth); err == nil {
 		t.Error("the sandbox's link is still there after Detach")
+	}
+}
+
+// DetachStart frees the sandbox's published ports at once, and leaves
+// the links, the namespace and the addresses to its finish: a static
+// address asked for meanwhile is waited for, not refused.
+func TestDetachStart_PortsAtOnceAddressesAtFinish(t *testing.T) {
+	m := testManager(t)
+	createNetwork(t, m, NetworkConfig{Name: "app"})
+	static := netip.MustParseAddr("10.89.0.9")
+	old := attach(t, m, "old", AttachRequest{Network: "app", IP: static})
+	port := []PortMapping{{HostPort: 18080, ContainerPort: 80, Protocol: "tcp"}}
+	if _, err := m.Publish("old", port); err != nil {
+		t.Fatal(err)
+	}
+	finish, err := m.DetachStart("old")
+	if err != nil || finish == nil {
+		t.Fatalf("DetachStart = %v, %v", finish != nil, err)
+	}
+	// The links are still there, the port is not.
+	if _, err := os.Stat(old.NetNS); err != nil {
+		t.Errorf("the namespace went before finish: %v", err)
+	}
+	attach(t, m, "other", AttachRequest{Network: "app"})
+	if _, err := m.Publish("other", port); err != nil {
+		t.Errorf("the port of a sandbox being detached is still taken: %v", err)
+	}
+	// The static address: its Attach waits for finish.
+	attached := make(chan error, 1)
+	go func() {
+		_, err := m.Attach(context.Background(), "new", []AttachRequest{{Network: "app", IP: static}})
+		attached <- err
+	}()
+	select {
+	case err := <-attached:
+		t.Fatalf("the static address was handed out before its release: %v", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if err := finish(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-attached; err != nil {
+		t.Errorf("attaching to the released address: %v", err)
+	}
+	if _, err := os.Stat(old.NetNS); !os.IsNotExist(err) {
+		t.Errorf("the namespace is still there after finish (%v)", err)
+	}
+	for _, id := range []string{"new", "other"} {
+		if err := m.Detach(id); err != nil {
+			t.Error(err)
+		}
+	}
+	if finish, err := m.DetachStart("old"); finish != nil || err != nil {
+		t.Errorf("DetachStart of a detached sandbox = %v, %v; want nothing to do", finish != nil, err)
 	}
 }

@@ -97,7 +97,7 @@ func (m *Manager) Attach(ctx context.Context, id string, reqs []AttachRequest) (
 		}
 		seen[r.Network] = true
 	}
-	rec, done, err := m.reserve(id, reqs)
+	rec, done, err := m.reserveWaiting(id, reqs)
 	if err != nil || done {
 		return m.sandboxView(rec), err
 	}
@@ -119,6 +119,24 @@ func (m *Manager) Attach(ctx context.Context, id string, reqs []AttachRequest) (
 	}
 	m.log.Debug("attached", "container", id, "endpoints", len(rec.Endpoints))
 	return m.sandboxView(rec), nil
+}
+
+// errReleasing is a static address asked for that a sandbox being
+// detached (DetachStart) still holds: it is free within milliseconds.
+var errReleasing = errors.New("the address is being released")
+
+// reserveWaiting is reserve, waiting (as long as beginDetach waits for a
+// detach in flight) while a static address asked for is being released:
+// a replaced replica's successor asks for its predecessor's address.
+func (m *Manager) reserveWaiting(id string, reqs []AttachRequest) (rec sandboxRecord, done bool, err error) {
+	deadline := time.Now().Add(detachWait)
+	for {
+		rec, done, err = m.reserve(id, reqs)
+		if !errors.Is(err, errReleasing) || time.Now().After(deadline) {
+			return rec, done, err
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // reserve allocates the sandbox's addresses and writes its record, in
@@ -160,16 +178,21 @@ func (m *Manager) reserve(id string, reqs []AttachRequest) (rec sandboxRecord, d
 			return rec, false, err
 		}
 		used := map[netip.Addr]bool{}
+		releasing := map[netip.Addr]bool{}
 		for _, s := range sbs {
 			for _, e := range s.Endpoints {
 				if e.NetworkID == n.ID {
 					used[e.IP] = true
+					releasing[e.IP] = s.inFlight()
 				}
 			}
 		}
 		want := r.IP
 		if want.IsValid() {
 			want = want.Unmap()
+			if releasing[want] {
+				return rec, false, fmt.Errorf("network %q: %s: %w", n.Name, want, errReleasing)
+			}
 		}
 		ip, err := allocIP(n.Subnet, n.Gateway, used, want)
 		if err != nil {
@@ -310,19 +333,41 @@ func (m *Manager) undo(rec sandboxRecord) error {
 // allocated; should the process die half-way, the next Attach, Detach
 // or Cleanup finishes the job, as after a crashed Attach.
 func (m *Manager) Detach(id string) error {
+	finish, err := m.DetachStart(id)
+	if err != nil || finish == nil {
+		return err
+	}
+	return finish()
+}
+
+// DetachStart does the quick part of Detach and returns the slow one.
+// When it returns, the sandbox is marked as being detached by this call
+// and its published ports are out of the rules, free for another sandbox.
+// finish then deletes its links and namespace and releases its addresses:
+// tens of milliseconds, mostly waiting on the kernel, which a caller that
+// needs only the ports back (a replica's replacement) may spend in the
+// background. Until finish returns, a static address of the sandbox's is
+// waited for by an Attach that asks for it (see reserve). finish is nil
+// when there is nothing left to detach; it must be called once otherwise.
+func (m *Manager) DetachStart(id string) (finish func() error, err error) {
 	if !validSandboxID(id) {
-		return invalid("sandbox id %q", id)
+		return nil, invalid("sandbox id %q", id)
 	}
 	if m.detached(id) {
-		return nil
+		return nil, nil
 	}
 	rec, ok, err := m.beginDetach(id)
 	if err != nil || !ok {
-		return err
+		return nil, err
 	}
+	return func() error { return m.finishDetach(rec) }, nil
+}
+
+// finishDetach tears down what beginDetach marked, then drops its record.
+func (m *Manager) finishDetach(rec sandboxRecord) error {
 	if err := m.teardown(rec); err != nil {
 		m.abandon(rec)
-		return fmt.Errorf("detaching %s: %w", shortID(id), err)
+		return fmt.Errorf("detaching %s: %w", shortID(rec.ID), err)
 	}
 	unlock, err := m.lock()
 	if err != nil {
@@ -332,7 +377,7 @@ func (m *Manager) Detach(id string) error {
 	if err := m.removeSandboxRecord(rec.ID); err != nil {
 		return err
 	}
-	m.log.Debug("detached", "container", id)
+	m.log.Debug("detached", "container", rec.ID)
 	return nil
 }
 

@@ -82,6 +82,8 @@ func runDaemon(ctx context.Context, g *globalOptions) error {
 	if err != nil {
 		return err
 	}
+	h.detachLater = true
+	defer h.WaitDetached(10 * time.Second)
 	// The engine before this one may have been killed mid-work: what it
 	// left of half-made containers and networks goes now.
 	if n, err := h.m.CleanDebris(); err != nil {

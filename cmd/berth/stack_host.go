@@ -12,6 +12,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -32,6 +33,11 @@ type stackHost struct {
 	g        *globalOptions
 	m        *runtime.Manager
 	progress io.Writer // pull progress
+	// detachLater, set in the engine, takes a removed replica's network
+	// down in the background (see Remove); detaching counts those in
+	// flight, which RemoveNetwork and the engine's exit wait for.
+	detachLater bool
+	detaching   sync.WaitGroup
 }
 
 func newStackHost(g *globalOptions, progress io.Writer) (*stackHost, error) {
@@ -128,6 +134,7 @@ func (h *stackHost) CreateNetwork(ctx context.Context, nw *spec.Network) error {
 }
 
 func (h *stackHost) RemoveNetwork(ctx context.Context, name string) error {
+	h.detaching.Wait() // a network is removed once nothing is on it
 	nm, err := newNetworkManager(h.g)
 	if err != nil {
 		return err
@@ -368,11 +375,61 @@ func (h *stackHost) Remove(ctx context.Context, id string, volumes bool) error {
 	if err := h.m.Remove(ctx, c, false); err != nil {
 		return err
 	}
-	detachContainer(h.g, c)
+	if h.detachLater {
+		h.detachInBackground(c)
+	} else {
+		detachContainer(h.g, c)
+	}
 	if volumes {
 		removeAnonymousVolumes(h.g, h.m, c)
 	}
 	return nil
+}
+
+// detachInBackground takes c's network down as detachContainer does, but
+// returns once its ports are free, leaving the links, namespace and
+// addresses to a goroutine: deleting a veth pair waits ~25 ms for the
+// kernel, and a replica's replacement, created right after this
+// removal, would wait with it. A static address is waited for by the
+// successor's attach; the engine's death half-way is a crashed detach,
+// which the next attach, detach or clean-up finishes.
+func (h *stackHost) detachInBackground(c *runtime.Container) {
+	if !hasSandbox(c) {
+		return
+	}
+	nm, err := newNetworkManager(h.g)
+	var finish func() error
+	if err == nil {
+		finish, err = nm.DetachStart(c.ID)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "warning: taking down the network of %s: %v\n", c.Name(), err)
+		return
+	}
+	if finish == nil {
+		return
+	}
+	h.detaching.Add(1)
+	go func() {
+		defer h.detaching.Done()
+		if err := finish(); err != nil {
+			fmt.Fprintf(os.Stderr, "warning: taking down the network of %s: %v\n", c.Name(), err)
+		}
+	}()
+}
+
+// WaitDetached waits for the background detaches of removed replicas
+// (detachInBackground), at most for d.
+func (h *stackHost) WaitDetached(d time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		h.detaching.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+	}
 }
 
 // WaitExit waits on a pidfd of the container's init: the engine hears of

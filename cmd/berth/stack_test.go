@@ -200,22 +200,34 @@ services:
 }
 
 // The engine replaces a replica whose process is killed (restart:
-// always), restarts an on-failure job only as often as max_attempts
-// says, and leaves a replica that berth stop stopped.
+// always), with its static address and published port (the old replica's
+// network goes down in the background, once its port is free), restarts
+// an on-failure job only as often as max_attempts says, and leaves a
+// replica that berth stop stopped.
 func TestCLI_StackSelfHealing(t *testing.T) {
 	c := newCLI(t)
 	c.must("image", "import", busyboxTar(t, c.rootfs), "bb")
-	dir := c.stackDir(`name: heal
+	port := c.freePort()
+	dir := c.stackDir(fmt.Sprintf(`name: heal
+networks:
+  fixed:
+    ipam:
+      config:
+        - subnet: 10.97.3.0/24
 services:
   web:
     image: bb
     command: ["sleep", "1000"]
     restart: always
+    ports: ["127.0.0.1:%d:80"]
+    networks:
+      fixed:
+        ipv4_address: 10.97.3.10
   job:
     image: bb
     command: ["sh", "-c", "exit 3"]
     restart: on-failure:2
-`)
+`, port))
 	f := filepath.Join(dir, "compose.yaml")
 	t.Cleanup(func() { c.run("down", "-t", "0", "-f", f) })
 	c.must("up", "-d", "-f", f)
@@ -229,6 +241,13 @@ services:
 		t.Fatal("heal-web-1 was not replaced after its process was killed")
 	}
 	t.Logf("kill -9 to a running replacement: %v", time.Since(killed))
+	ns := c.netSettings("heal-web-1")
+	if ip := ns.Networks["heal_fixed"].IPAddress; ip != "10.97.3.10" {
+		t.Errorf("the replacement's address is %q, want the static 10.97.3.10 (%+v)", ip, ns.Networks)
+	}
+	if b := ns.Ports["80/tcp"]; len(b) != 1 || b[0].HostPort != fmt.Sprint(port) {
+		t.Errorf("the replacement's published port: %v, want %d", ns.Ports, port)
+	}
 	// The engine reaps what it started: the old replica's init, helpers.
 	time.Sleep(300 * time.Millisecond)
 	if z := zombiesOf(c.enginePid()); len(z) > 0 {
