@@ -445,3 +445,16 @@ func TestCLI_DefaultNetwork(t *testing.T) {
 		t.Errorf("NetworkMode %q", mode)
 	}
 }
+
+// A static address is free for the next run as soon as the run that held
+// it is over: the previous --rm container's network may still be going
+// down in the background, and the next attach waits for it.
+func TestCLI_StaticAddressForRunAfterRun(t *testing.T) {
+	c := newCLI(t)
+	c.must("network", "create", "--subnet", "10.97.4.0/24", "fixed")
+	for i := range 6 {
+		if out, code := c.in([]string{"--network", "fixed", "--ip", "10.97.4.250"}, "true"); code != 0 {
+			t.Fatalf("run %d with the address the run before had: exit %d\n%s", i+1, code, out)
+		}
+	}
+}
