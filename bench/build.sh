@@ -40,16 +40,10 @@
 #
 # The EXIT trap unmounts and removes everything made here; the namespaces
 # end with the script. No process is started in the background.
-set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin:/usr/local/go/bin"
-export LC_ALL=C
-
-say() { printf '%s\n' "$*"; }
-warn() { printf 'bench: %s\n' "$*" >&2; }
-die() { warn "$*"; exit 1; }
-
-[[ $EUID -eq 0 ]] || die "must run as root (containers, overlay mounts and namespaces need it): sudo -E make bench"
+need_root "containers, overlay mounts and namespaces need it"
 
 ROUNDS=${ROUNDS:-5}
 WARMUP=${WARMUP:-1}
@@ -106,18 +100,12 @@ BUSYBOX=$(dpkg-query -L busybox-static | grep -m1 -E '/bin/busybox$')
 
 WORK=
 cleanup() {
-	local rc=$? m
+	local rc=$?
 	set +e
 	trap - EXIT INT TERM
 	if [[ -n $WORK && -d $WORK ]]; then
-		for m in $(findmnt -rn -o TARGET | grep -F -- "$WORK/" | sort -r); do
-			umount "$m" 2>/dev/null || umount -l "$m"
-		done
-		if [[ -n ${KEEP:-} ]]; then
-			say "KEEP set: left $WORK"
-		else
-			rm -rf --one-file-system -- "$WORK"
-		fi
+		unmount_under "$WORK"
+		remove_work "$WORK"
 	fi
 	exit "$rc"
 }
@@ -161,14 +149,7 @@ unset BUILDAH_ISOLATION BUILDAH_LAYERS BUILDAH_FORMAT
 # --- the base image: busybox, the same layer on both sides ---------------------------
 BASE=bench-busybox:1
 ROOTFS=$WORK/rootfs
-mkdir -p "$ROOTFS"/{bin,etc,tmp,root}
-chmod 1777 "$ROOTFS/tmp"
-cp "$BUSYBOX" "$ROOTFS/bin/busybox"
-for applet in $("$ROOTFS/bin/busybox" --list); do
-	[[ -e $ROOTFS/bin/$applet ]] || ln -s busybox "$ROOTFS/bin/$applet"
-done
-printf 'root:x:0:0:root:/root:/bin/sh\n' >"$ROOTFS/etc/passwd"
-printf 'root:x:0:\n' >"$ROOTFS/etc/group"
+busybox_rootfs "$ROOTFS"
 tar --numeric-owner -C "$ROOTFS" -cf "$WORK/busybox.tar" .
 "$BERTH" --root "$WORK/base-berth" image import "$WORK/busybox.tar" "$BASE" >/dev/null
 "$BERTH" --root "$WORK/base-berth" save -o "$WORK/base.tar" "$BASE"

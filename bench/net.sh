@@ -34,10 +34,8 @@
 # aardvark-dns, the host-side servers, temp dir) is undone by the EXIT trap; processes are only
 # ever signalled by the pid this script started or, for berth's DNS helper,
 # by the pid it noted, once its command line shows this bench's root.
-set -euo pipefail
-
-export PATH="/usr/local/go/bin:$PATH:/usr/local/sbin:/usr/sbin:/sbin"
-export LC_ALL=C
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SECS=${SECS:-5}
 ROUNDS=${ROUNDS:-3}
@@ -46,10 +44,7 @@ DNS_ROUNDS=${DNS_ROUNDS:-3}
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BERTH=${BERTH:-$REPO/bin/berth}
 
-say() { printf '%s\n' "$*"; }
-die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
-
-[[ $EUID -eq 0 ]] || die "must run as root (namespaces, bridges and nftables need it): sudo -E make bench"
+need_root "namespaces, bridges and nftables need it"
 [[ -x $BERTH ]] || die "berth binary not found at '$BERTH'; run 'make build' first (or set BERTH=/path/to/berth)"
 BERTH=$(readlink -f -- "$BERTH")
 [[ -x $(dirname "$BERTH")/berth-registry ]] || die "berth-registry (berth's DNS server) is not beside $BERTH; run 'make build'"
@@ -95,9 +90,7 @@ cleanup() {
 		[[ -n $ids ]] && B rm -f $ids >/dev/null 2>&1
 		B network rm bench >/dev/null 2>&1
 		# berth's DNS helper would stay a while after the last container.
-		if pid=$(cat "$BROOT/run/dns.pid" 2>/dev/null) && grep -qF "$BROOT" "/proc/$pid/cmdline" 2>/dev/null; then
-			kill "$pid" 2>/dev/null
-		fi
+		stop_berth_helpers "$BROOT" dns
 		ip netns del "$NS" 2>/dev/null
 	fi
 	if [[ -n $WORK ]]; then
@@ -117,14 +110,7 @@ ROOTFS=$WORK/rootfs
 
 # --- the load generator, and a busybox rootfs that has it ---------------------
 (cd "$REPO" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$WORK/nettool" ./bench/nettool)
-mkdir -p "$ROOTFS"/{bin,etc,tmp}
-chmod 1777 "$ROOTFS/tmp"
-cp "$BUSYBOX" "$ROOTFS/bin/busybox"
-for applet in $("$ROOTFS/bin/busybox" --list); do
-	[[ -e $ROOTFS/bin/$applet ]] || ln -s busybox "$ROOTFS/bin/$applet"
-done
-printf 'root:x:0:0:root:/root:/bin/sh\n' >"$ROOTFS/etc/passwd"
-printf 'root:x:0:\n' >"$ROOTFS/etc/group"
+busybox_rootfs "$ROOTFS"
 cp "$WORK/nettool" "$ROOTFS/nettool"
 
 # --- the bench's network namespace ----------------------------------------------

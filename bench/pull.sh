@@ -36,16 +36,10 @@
 #
 # Everything made here (temp dir, registry process, mounts) is undone by the
 # EXIT trap; the registry is stopped by the pid this script started.
-set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin:/usr/local/go/bin"
-export LC_ALL=C
-
-say() { printf '%s\n' "$*"; }
-warn() { printf 'bench: %s\n' "$*" >&2; }
-die() { warn "$*"; exit 1; }
-
-[[ $EUID -eq 0 ]] || die "must run as root (podman's overlay storage and berth's unpacking need it): sudo -E make bench"
+need_root "podman's overlay storage and berth's unpacking need it"
 
 RUNS=${RUNS:-5}
 WARMUP=${WARMUP:-1}
@@ -124,28 +118,18 @@ stop_registry() {
 	REG_PID=
 }
 
-# unmount what the tools may have left mounted under dir $1 (deepest first)
-umount_under() {
-	local m
-	for m in $(findmnt -rn -o TARGET | grep -F -- "$1/" | sort -r); do
-		umount "$m" 2>/dev/null || umount -l "$m"
-	done
-}
-
 cleanup() {
 	local rc=$?
 	set +e
 	trap - EXIT INT TERM
 	stop_registry
 	if [[ -n $WORK && -d $WORK ]]; then
-		umount_under "$WORK"
+		unmount_under "$WORK"
 		mountpoint -q "$CACHE_DIR" && umount "$CACHE_DIR"
-		if [[ -n ${KEEP:-} ]]; then
-			say "KEEP set: left $WORK"
-		elif findmnt -rn -o TARGET | grep -qF -- "$WORK"; then
+		if [[ -z ${KEEP:-} ]] && findmnt -rn -o TARGET | grep -qF -- "$WORK"; then
 			warn "mounts remain under $WORK; not removing it"
 		else
-			rm -rf --one-file-system -- "$WORK"
+			remove_work "$WORK"
 		fi
 	fi
 	exit "$rc"

@@ -24,10 +24,8 @@
 # Everything made here (temp dir, containers, mounts, cgroup layout) is
 # undone by the EXIT trap. Processes are only ever signalled by the pid that
 # this script started.
-set -euo pipefail
-
-export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
-export LC_ALL=C
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 RUNS=${RUNS:-50}
 WARMUP=${WARMUP:-5}
@@ -37,11 +35,7 @@ BERTH_ARG=${BERTH:-$REPO/bin/berth}
 CG=/sys/fs/cgroup
 UNIFIED=$CG/unified
 
-say() { printf '%s\n' "$*"; }
-warn() { printf 'bench: %s\n' "$*" >&2; }
-die() { warn "$*"; exit 1; }
-
-[[ $EUID -eq 0 ]] || die "must run as root (containers, cgroups and mounts need it): sudo -E make bench"
+need_root "containers, cgroups and mounts need it"
 
 # --- berth binary -----------------------------------------------------------
 BERTH=$BERTH_ARG
@@ -163,7 +157,7 @@ oci_sweep() {
 }
 
 cleanup() {
-	local rc=$? m
+	local rc=$?
 	set +e
 	trap - EXIT INT TERM
 	if [[ -n $BERTH_MEM_STARTED ]]; then
@@ -184,9 +178,7 @@ cleanup() {
 		oci_sweep "$RUNC" "$WORK/runc"
 		oci_sweep "$CRUN" "$WORK/crun"
 		# whatever berth or the runtimes left mounted under the temp dir
-		for m in $(findmnt -rn -o TARGET | grep -F -- "$WORK/" | sort -r); do
-			umount "$m" 2>/dev/null || umount -l "$m"
-		done
+		unmount_under "$WORK"
 	fi
 	cg_restore
 	if [[ -n $WORK && -d $WORK ]]; then
@@ -210,13 +202,8 @@ BROOT=$WORK/berth
 mkdir -p "$BROOT" "$WORK/runc" "$WORK/crun"
 
 # --- busybox root filesystem --------------------------------------------------
-mkdir -p "$ROOTFS"/{bin,etc,dev,proc,sys,tmp,root}
-chmod 1777 "$ROOTFS/tmp"
-cp "$BUSYBOX" "$ROOTFS/bin/busybox"
-# what `busybox --install -s /bin` does inside the rootfs, with relative links
-for applet in $("$ROOTFS/bin/busybox" --list); do
-	[[ -e $ROOTFS/bin/$applet ]] || ln -s busybox "$ROOTFS/bin/$applet"
-done
+busybox_rootfs "$ROOTFS"
+mkdir -p "$ROOTFS"/{dev,proc,sys}
 cat >"$ROOTFS/etc/passwd" <<'EOF'
 root:x:0:0:root:/root:/bin/sh
 nobody:x:65534:65534:nobody:/nonexistent:/bin/false

@@ -64,16 +64,10 @@
 # aardvark-dns by its pid file, once sure it runs in this bench's mount
 # namespace); conmon processes end with their containers. podman's cgroup
 # parent (libpod_parent) is removed again if it was not there before.
-set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin:/usr/local/go/bin"
-export LC_ALL=C
-
-say() { printf '%s\n' "$*"; }
-warn() { printf 'bench: %s\n' "$*" >&2; }
-die() { warn "$*"; exit 1; }
-
-[[ $EUID -eq 0 ]] || die "must run as root (containers, namespaces and cgroups need it): sudo -E make bench"
+need_root "containers, namespaces and cgroups need it"
 
 ROUNDS=${ROUNDS:-3}
 SHIPPED_ROUNDS=${SHIPPED_ROUNDS:-1}
@@ -143,7 +137,7 @@ MYMNT=$(readlink /proc/self/ns/mnt)
 WORK=
 BROOT=
 cleanup() {
-	local rc=$? p pid m f
+	local rc=$? p pid f
 	set +e
 	trap - EXIT INT TERM
 	if [[ -n $WORK && -d $WORK ]]; then
@@ -154,11 +148,7 @@ cleanup() {
 		while read -r f p; do
 			"$BERTH" --root "$BROOT" down -t 0 -f "$f" -p "$p" >/dev/null 2>&1
 		done < <(sort -u "$WORK/projects" 2>/dev/null)
-		for f in engine dns; do
-			if pid=$(cat "$BROOT/run/$f.pid" 2>/dev/null) && grep -qF "$BROOT" "/proc/$pid/cmdline" 2>/dev/null; then
-				kill "$pid" 2>/dev/null
-			fi
-		done
+		stop_berth_helpers "$BROOT"
 		# aardvark-dns leaves with its network's last container; should it
 		# stay, end it by its pid file, once sure it is ours.
 		for f in $(find /run "$WORK" -name aardvark.pid 2>/dev/null); do
@@ -167,14 +157,8 @@ cleanup() {
 				kill "$pid" 2>/dev/null
 			fi
 		done
-		for m in $(findmnt -rn -o TARGET | grep -F -- "$WORK/" | sort -r); do
-			umount "$m" 2>/dev/null || umount -l "$m"
-		done
-		if [[ -n ${KEEP:-} ]]; then
-			say "KEEP set: left $WORK"
-		else
-			rm -rf --one-file-system -- "$WORK"
-		fi
+		unmount_under "$WORK"
+		remove_work "$WORK"
 	fi
 	exit "$rc"
 }
@@ -223,14 +207,7 @@ fi
 # --- the image: busybox, the same layer on both sides --------------------------------
 IMAGE=bench-busybox:1
 ROOTFS=$WORK/rootfs
-mkdir -p "$ROOTFS"/{bin,etc,tmp,root}
-chmod 1777 "$ROOTFS/tmp"
-cp "$BUSYBOX" "$ROOTFS/bin/busybox"
-for applet in $("$ROOTFS/bin/busybox" --list); do
-	[[ -e $ROOTFS/bin/$applet ]] || ln -s busybox "$ROOTFS/bin/$applet"
-done
-printf 'root:x:0:0:root:/root:/bin/sh\n' >"$ROOTFS/etc/passwd"
-printf 'root:x:0:\n' >"$ROOTFS/etc/group"
+busybox_rootfs "$ROOTFS"
 tar --numeric-owner -C "$ROOTFS" -cf "$WORK/busybox.tar" .
 B() { "$BERTH" --root "$BROOT" "$@"; }
 B image import "$WORK/busybox.tar" "$IMAGE" >/dev/null

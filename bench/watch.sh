@@ -52,22 +52,16 @@
 # (the pids this script started), take the stack down, end berth's engine
 # and DNS helper by the pid they noted once their command line shows this
 # bench's root, delete the namespace and the temp dir.
-set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 shopt -s inherit_errexit # a die in $(...) ends the bench, not just the substitution
-
-export PATH="/usr/local/go/bin:$PATH:/usr/local/sbin:/usr/sbin:/sbin"
-export LC_ALL=C
 
 ROUNDS=${ROUNDS:-5}
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SELF=$REPO/bench/watch.sh
 PEER="none: Docker Compose's watch needs the Docker engine (not installed here, and it cannot be); podman-compose 1.0.3 has no watch"
 
-say() { printf '%s\n' "$*"; }
-warn() { printf 'bench: %s\n' "$*" >&2; }
-die() { warn "$*"; exit 1; }
-
-[[ $EUID -eq 0 ]] || die "must run as root (containers, namespaces and cgroups need it): sudo -E make bench"
+need_root "containers, namespaces and cgroups need it"
 
 # --- outside the namespace: packages, binaries, the namespace, the temp dir ----
 if [[ -z ${BERTH_BENCH_WATCH_NS:-} ]]; then
@@ -99,11 +93,7 @@ if [[ -z ${BERTH_BENCH_WATCH_NS:-} ]]; then
 		ip netns del "$NS" 2>/dev/null
 		# Namespace files of containers a crash left bound.
 		for f in "$WORK"/berth/run/netns/*; do [[ -e $f ]] && umount -l "$f" 2>/dev/null; done
-		if [[ -n ${KEEP:-} ]]; then
-			say "KEEP set: left $WORK"
-		else
-			rm -rf --one-file-system -- "$WORK"
-		fi
+		remove_work "$WORK"
 		exit "$rc"
 	}
 	trap outer_cleanup EXIT
@@ -124,7 +114,7 @@ B() { "$BERTH" --root "$BROOT" "$@"; }
 
 WATCH_PID=
 cleanup() {
-	local rc=$? f pid
+	local rc=$? pid
 	set +e
 	trap - EXIT INT TERM
 	if [[ -n $WATCH_PID ]]; then
@@ -136,11 +126,7 @@ cleanup() {
 		grep -qaF 'poll=[' "/proc/$pid/cmdline" 2>/dev/null && kill "$pid" 2>/dev/null
 	done
 	[[ -f $HELLO/compose.yaml ]] && B down -t 1 -f "$HELLO/compose.yaml" >/dev/null 2>&1
-	for f in engine dns; do
-		if pid=$(cat "$BROOT/run/$f.pid" 2>/dev/null) && grep -qF "$BROOT" "/proc/$pid/cmdline" 2>/dev/null; then
-			kill "$pid" 2>/dev/null
-		fi
-	done
+	stop_berth_helpers "$BROOT"
 	exit "$rc"
 }
 trap cleanup EXIT
