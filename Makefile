@@ -59,10 +59,12 @@ setup:
 # The fuzzing budget is a count of inputs, not a duration: a -fuzztime
 # deadline that ends while a starved worker is mid-input fails the run
 # with "context deadline exceeded" and no crasher (Go's coordinator,
-# golang/go#75804, fixed in Go 1.27). 8000 inputs take ~8 s here.
+# golang/go#75804, fixed in Go 1.27). 8000 inputs take ~8 s here. A
+# new interesting input is minimized for up to a minute unless bounded
+# too: 200 tries.
 test: setup lint deps
 	$(GO) test -race -count=1 -timeout 15m -tags registry ./...
-	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 8000x ./spec/
+	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 8000x -fuzzminimizetime 200x ./spec/
 
 # test-interop moves images between berth and podman both ways (save,
 # load, run); it installs podman, runc and skopeo. Not part of CI's test.
