@@ -8,8 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/berthproject/berth/spec"
 )
 
@@ -22,30 +20,47 @@ const maxParallel = 8
 const waitPoll = 100 * time.Millisecond
 
 // apply carries p out: each step once the steps it comes after are done,
-// up to maxParallel at once. The first failure cancels the steps not yet
-// begun and is returned; the next pass plans what is left.
+// up to maxParallel at once. A failed step fails the steps that come
+// after it (a replica's start, the services that depend on it), not the
+// others: one service whose image cannot be pulled, or whose container
+// cannot be made, leaves the rest of the stack up as its file says
+// rather than cut off half-way. The failures are returned together; the
+// next pass plans what is left.
 func (s *Scheduler) apply(ctx context.Context, st *spec.Stack, have Observed, p Plan) error {
-	g, ctx := errgroup.WithContext(ctx)
+	var wg sync.WaitGroup
 	done := make([]chan struct{}, len(p.Steps))
 	for i := range done {
 		done[i] = make(chan struct{})
 	}
+	// failed[i] is written before done[i] is closed and read after, so
+	// the channel orders the two.
+	failed := make([]bool, len(p.Steps))
 	var mu sync.Mutex
+	errs := make([]error, len(p.Steps)) // each failed step's, in plan order
 	ids := make([]string, len(p.Steps)) // the container each create made
 	sem := make(chan struct{}, maxParallel)
 	for i, step := range p.Steps {
-		g.Go(func() error {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(done[i])
 			for _, a := range step.After {
 				select {
 				case <-done[a]:
 				case <-ctx.Done():
-					return nil // an earlier step failed: that error is returned
+					failed[i] = true
+					return
+				}
+				if failed[a] {
+					failed[i] = true // what it needs failed: that error is returned
+					return
 				}
 			}
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
-				return nil
+				failed[i] = true
+				return
 			}
 			defer func() { <-sem }()
 			if step.ID == "" && (step.Op == OpStart || step.Op == OpWaitReady) {
@@ -61,7 +76,9 @@ func (s *Scheduler) apply(ctx context.Context, st *spec.Stack, have Observed, p 
 			id, err := s.do(ctx, st, have, step)
 			if err != nil {
 				s.event(step, "Error", err)
-				return fmt.Errorf("%s %s: %w", step.Op, strings.TrimPrefix(step.Target, "container:"), err)
+				failed[i] = true
+				errs[i] = fmt.Errorf("%s %s: %w", step.Op, strings.TrimPrefix(step.Target, "container:"), err)
+				return
 			}
 			if id == "" && (step.Op == OpStart || step.Op == OpWaitReady) {
 				id = step.ID // passed on to the steps after
@@ -69,11 +86,13 @@ func (s *Scheduler) apply(ctx context.Context, st *spec.Stack, have Observed, p 
 			mu.Lock()
 			ids[i] = id
 			mu.Unlock()
-			close(done[i])
-			return nil
-		})
+		}()
 	}
-	return g.Wait()
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return ctx.Err() // cancelled before every step ran: not applied
 }
 
 // do carries out one step; for a create it returns the new container's id.

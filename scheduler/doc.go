@@ -9,7 +9,8 @@
 //     which other steps. Running a pass again with nothing changed plans
 //     nothing;
 //   - apply.go carries the steps out, in parallel where their order
-//     allows, and decides nothing: a failed step ends the pass, and the
+//     allows, and decides nothing: a failed step fails the steps after it
+//     (its replica's start, its dependents), the others go on, and the
 //     next pass plans what is left.
 //
 // The scheduler imports the leaves (spec, runtime, network, image) for

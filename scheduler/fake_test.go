@@ -24,6 +24,8 @@ type fakeHost struct {
 	// failCreateAfter, when > 0, makes every create after that many fail,
 	// as an engine killed half-way through an up.
 	failCreateAfter int
+	// failPull is an image whose pull fails, as one no registry has.
+	failPull string
 	// stopDelay is how long each Stop takes, as a grace period would.
 	stopDelay time.Duration
 	creates   int
@@ -104,6 +106,9 @@ func (h *fakeHost) Pull(_ context.Context, ref string) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.call("pull %s", ref)
+	if ref == h.failPull {
+		return fmt.Errorf("pulling %s: not found in the registry", ref)
+	}
 	h.images[ref] = "sha256:" + ref
 	return nil
 }

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -88,6 +89,35 @@ func TestUp_InterruptedThenFinished(t *testing.T) {
 	}
 	if p, _ := s.Plan(ctx, st, PlanOptions{}); len(p.Steps) != 0 {
 		t.Errorf("after converging, a plan still has steps:\n%s", p)
+	}
+}
+
+// A service whose image cannot be pulled fails, with its dependents; the
+// services that do not need it come up whole, not cut off half-way.
+func TestUp_AFailedPullFailsItsServiceOnly(t *testing.T) {
+	ctx := context.Background()
+	h := newFakeHost()
+	h.failPull = "nosuch:1"
+	st := stack(
+		svc("api", "nosuch:1"),
+		svc("web", "nginx", replicas(3), dependsOn("api", spec.ConditionStarted)),
+		svc("db", "postgres", replicas(2)),
+		svc("cache", "redis"),
+	)
+	_, err := New(h, nil).Up(ctx, st, PlanOptions{})
+	if err == nil || !strings.Contains(err.Error(), "pull image:nosuch:1: pulling nosuch:1: not found") {
+		t.Fatalf("up = %v, want the failed pull", err)
+	}
+	rs, _ := h.Replicas(ctx, "app")
+	running := map[string]int{}
+	for _, r := range rs {
+		if r.State != StateRunning {
+			t.Errorf("%s is %s, want running", r.Name, r.State)
+		}
+		running[r.Service]++
+	}
+	if want := map[string]int{"db": 2, "cache": 1}; !maps.Equal(running, want) {
+		t.Errorf("running replicas by service %v, want %v (api failed, web needs it)", running, want)
 	}
 }
 
