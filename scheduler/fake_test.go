@@ -24,8 +24,9 @@ type fakeHost struct {
 	// failCreateAfter, when > 0, makes every create after that many fail,
 	// as an engine killed half-way through an up.
 	failCreateAfter int
-	// failPull is an image whose pull fails, as one no registry has.
-	failPull string
+	// failPull is an image whose pull fails, as one no registry has;
+	// failCreate a container whose create fails.
+	failPull, failCreate string
 	// stopDelay is how long each Stop takes, as a grace period would.
 	stopDelay time.Duration
 	creates   int
@@ -127,6 +128,9 @@ func (h *fakeHost) Create(_ context.Context, c ContainerSpec) (string, error) {
 	h.creates++
 	if h.failCreateAfter > 0 && h.creates > h.failCreateAfter {
 		return "", errors.New("engine killed")
+	}
+	if c.Name == h.failCreate {
+		return "", errors.New("the port is taken")
 	}
 	for _, o := range h.ctrs {
 		if o.Name == c.Name {

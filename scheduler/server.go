@@ -29,9 +29,7 @@ func (e *Engine) Handler() http.Handler {
 		streamTo(w, func(ctx context.Context, progress func(Event)) api.Result {
 			p, err := e.Up(ctx, req.Stack, o, progress)
 			res := api.Result{Warnings: p.Warnings, Steps: len(p.Steps)}
-			if err != nil {
-				res.Error = err.Error()
-			}
+			res.SetErr(err)
 			return res
 		})
 	})
@@ -51,10 +49,9 @@ func (e *Engine) Handler() http.Handler {
 		// the client hangs up (Ctrl-C on berth watch).
 		clientGone := r.Context()
 		streamTo(w, func(_ context.Context, progress func(Event)) api.Result {
-			if err := e.Watch(clientGone, o, progress); err != nil {
-				return api.Result{Error: err.Error()}
-			}
-			return api.Result{}
+			var res api.Result
+			res.SetErr(e.Watch(clientGone, o, progress))
+			return res
 		})
 	})
 	mux.HandleFunc("POST /v1/stacks/down", func(w http.ResponseWriter, r *http.Request) {
@@ -65,11 +62,9 @@ func (e *Engine) Handler() http.Handler {
 		e.active.Add(1)
 		defer e.active.Add(-1)
 		streamTo(w, func(ctx context.Context, progress func(Event)) api.Result {
-			err := e.Down(ctx, req.Stack, DownOptions{Volumes: req.Volumes, Timeout: req.Timeout}, progress)
-			if err != nil {
-				return api.Result{Error: err.Error()}
-			}
-			return api.Result{}
+			var res api.Result
+			res.SetErr(e.Down(ctx, req.Stack, DownOptions{Volumes: req.Volumes, Timeout: req.Timeout}, progress))
+			return res
 		})
 	})
 	return mux

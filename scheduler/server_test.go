@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/berthproject/berth/scheduler/api"
@@ -45,11 +46,22 @@ func TestAPI_UpDownOverTheSocket(t *testing.T) {
 	if _, err := c.Up(context.Background(), api.UpRequest{Stack: bad}, nil); err == nil {
 		t.Error("an up that cannot work returned no error")
 	}
-	if _, err := c.Down(context.Background(), api.DownRequest{Stack: st}, nil); err != nil {
-		t.Fatal(err)
+	// Failures apart from each other come back one each, joined.
+	h.failPull = "nosuch:1"
+	two := stack(svc("api", "nosuch:1"), svc("web", "nginx"))
+	two.Name = "two"
+	h.failCreate = "two-web-1"
+	_, err = c.Up(context.Background(), api.UpRequest{Stack: two}, nil)
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok || len(j.Unwrap()) != 2 {
+		t.Errorf("an up with two failed steps: %v, want the two errors joined", err)
+	} else if got := j.Unwrap(); !strings.HasPrefix(got[0].Error(), "pull image:nosuch:1: ") || !strings.HasPrefix(got[1].Error(), "create two-web-1: ") {
+		t.Errorf("the two errors, in plan order: %q", got)
 	}
-	if _, err := c.Down(context.Background(), api.DownRequest{Stack: bad}, nil); err != nil {
-		t.Fatal(err)
+	for _, s := range []*spec.Stack{st, bad, two} {
+		if _, err := c.Down(context.Background(), api.DownRequest{Stack: s}, nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if len(h.ctrs) != 0 {
 		t.Errorf("%d containers left", len(h.ctrs))

@@ -68,6 +68,14 @@ type selfPrinting interface{ printTo(w io.Writer) }
 
 // printError prints err once, as "error: ...", with a hint when one fits.
 func printError(w io.Writer, err error) {
+	if j, ok := err.(interface{ Unwrap() []error }); ok && len(j.Unwrap()) > 1 {
+		// Failures apart from each other (a pass's steps): each on its
+		// own error line, with its own hint.
+		for _, e := range j.Unwrap() {
+			printError(w, e)
+		}
+		return
+	}
 	var sp selfPrinting
 	if errors.As(err, &sp) {
 		sp.printTo(w)

@@ -93,16 +93,41 @@ func (c *Client) stream(ctx context.Context, path string, body any, onEvent func
 			onEvent(*m.Event)
 		}
 		if m.Result != nil {
-			if m.Result.Error != "" {
-				return *m.Result, errors.New(m.Result.Error)
-			}
-			return *m.Result, nil
+			return *m.Result, m.Result.Err()
 		}
 	}
 	if err := sc.Err(); err != nil && ctx.Err() == nil {
 		return Result{}, fmt.Errorf("reading the engine's answer: %w (%w)", err, ErrEngineGone)
 	}
 	return Result{}, fmt.Errorf("berth's engine ended the answer without a result: %w; see its log", ErrEngineGone)
+}
+
+// Err is r's failure: nil, one error, or those of r.Errors joined.
+func (r Result) Err() error {
+	if len(r.Errors) > 1 {
+		errs := make([]error, len(r.Errors))
+		for i, e := range r.Errors {
+			errs[i] = errors.New(e)
+		}
+		return errors.Join(errs...)
+	}
+	if r.Error != "" {
+		return errors.New(r.Error)
+	}
+	return nil
+}
+
+// SetErr records err in r: its message, and each of several it joins.
+func (r *Result) SetErr(err error) {
+	if err == nil {
+		return
+	}
+	r.Error = err.Error()
+	if j, ok := err.(interface{ Unwrap() []error }); ok && len(j.Unwrap()) > 1 {
+		for _, e := range j.Unwrap() {
+			r.Errors = append(r.Errors, e.Error())
+		}
+	}
 }
 
 // ErrEngineGone is an answer cut off: the engine stopped (or was killed)

@@ -45,7 +45,10 @@ type Event struct {
 
 // Result ends a request's stream.
 type Result struct {
-	Error    string   `json:"error,omitempty"`
+	Error string `json:"error,omitempty"`
+	// Errors are the failures Error joins, one each, when there are
+	// several (steps of a pass that failed apart from each other).
+	Errors   []string `json:"errors,omitempty"`
 	Warnings []string `json:"warnings,omitempty"`
 	Steps    int      `json:"steps"`
 }
