@@ -247,6 +247,16 @@ func (e *Engine) Down(ctx context.Context, st *spec.Stack, o DownOptions, progre
 	return e.store.Remove(st.Name)
 }
 
+// healRetry is how long the loop waits before it tries again after n
+// failed passes in a row (0: the first failure): a second, doubling up to
+// a minute, as Docker backs off restarts.
+func healRetry(n int) time.Duration {
+	if n >= 6 {
+		return time.Minute
+	}
+	return min(time.Second<<n, time.Minute)
+}
+
 // Busy reports whether a request is being served: an idle exit waits.
 func (e *Engine) Busy() bool { return e.active.Load() > 0 }
 
@@ -256,6 +266,7 @@ func (e *Engine) heal(ctx context.Context, l *stackLoop) {
 	resync := time.NewTicker(e.Resync)
 	defer resync.Stop()
 	var wake <-chan time.Time
+	failures := 0 // passes failed in a row
 	for {
 		select {
 		case <-ctx.Done():
@@ -277,8 +288,12 @@ func (e *Engine) heal(ctx context.Context, l *stackLoop) {
 		l.mu.Unlock()
 		if err != nil && ctx.Err() == nil {
 			e.log.Warn("healing", "stack", l.name, "err", err)
-			// Try again soon, not at once: a failing step would spin.
-			wake = time.After(time.Second)
+			// Try again soon, not at once: a failing step would spin,
+			// and a pull that fails would ask its registry every second.
+			wake = time.After(healRetry(failures))
+			failures++
+		} else if err == nil {
+			failures = 0
 		}
 		if !p.Wake.IsZero() {
 			wake = time.After(time.Until(p.Wake))

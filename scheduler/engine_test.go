@@ -240,3 +240,17 @@ func TestEngine_UpBeforeRun(t *testing.T) {
 	}
 	running(t, h, "app-web-1", "")
 }
+
+// A heal pass that keeps failing is tried again after 1, 2, 4 ... s, at
+// most a minute apart.
+func TestHealRetry_BacksOff(t *testing.T) {
+	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 32 * time.Second, time.Minute, time.Minute}
+	for n, w := range want {
+		if got := healRetry(n); got != w {
+			t.Errorf("healRetry(%d) = %v, want %v", n, got, w)
+		}
+	}
+	if got := healRetry(100); got != time.Minute {
+		t.Errorf("healRetry(100) = %v", got)
+	}
+}
