@@ -123,12 +123,14 @@ func (m *Manager) hostRoutes() ([]netip.Prefix, error) {
 		return nil, err
 	}
 	defer h.Close()
-	routes, err := h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	routes, err := dumped(func() ([]netlink.Route, error) {
+		return h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("listing the host's routes: %w", err)
 	}
 	ours := map[int]bool{}
-	if links, err := h.LinkList(); err == nil {
+	if links, err := dumped(h.LinkList); err == nil {
 		for _, l := range links {
 			if l.Attrs().Alias == linkAlias {
 				ours[l.Attrs().Index] = true

@@ -670,7 +670,7 @@ func (m *Manager) removeStrayLinks(known map[string]bool) error {
 		return err
 	}
 	defer h.Close()
-	links, err := h.LinkList()
+	links, err := dumped(h.LinkList)
 	if err != nil {
 		return fmt.Errorf("listing links: %w", err)
 	}

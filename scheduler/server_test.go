@@ -52,10 +52,10 @@ func TestAPI_UpDownOverTheSocket(t *testing.T) {
 	two.Name = "two"
 	h.failCreate = "two-web-1"
 	_, err = c.Up(context.Background(), api.UpRequest{Stack: two}, nil)
-	j, ok := err.(interface{ Unwrap() []error })
-	if !ok || len(j.Unwrap()) != 2 {
-		t.Errorf("an up with two failed steps: %v, want the two errors joined", err)
-	} else if got := j.Unwrap(); !strings.HasPrefix(got[0].Error(), "pull image:nosuch:1: ") || !strings.HasPrefix(got[1].Error(), "create two-web-1: ") {
+	j, ok := err.(api.Errors)
+	if !ok || len(j) != 2 {
+		t.Errorf("an up with two failed steps: %v, want the two errors, one each", err)
+	} else if got := j.Failures(); !strings.HasPrefix(got[0].Error(), "pull image:nosuch:1: ") || !strings.HasPrefix(got[1].Error(), "create two-web-1: ") {
 		t.Errorf("the two errors, in plan order: %q", got)
 	}
 	for _, s := range []*spec.Stack{st, bad, two} {

@@ -68,10 +68,11 @@ type selfPrinting interface{ printTo(w io.Writer) }
 
 // printError prints err once, as "error: ...", with a hint when one fits.
 func printError(w io.Writer, err error) {
-	if j, ok := err.(interface{ Unwrap() []error }); ok && len(j.Unwrap()) > 1 {
-		// Failures apart from each other (a pass's steps): each on its
-		// own error line, with its own hint.
-		for _, e := range j.Unwrap() {
+	var many interface{ Failures() []error }
+	if errors.As(err, &many) && len(many.Failures()) > 1 {
+		// Failures apart from each other (the engine's api.Errors: a
+		// pass's steps): each on its own error line, with its own hint.
+		for _, e := range many.Failures() {
 			printError(w, e)
 		}
 		return

@@ -60,7 +60,12 @@ func (c *cli) links() []string {
 		c.t.Fatal(err)
 	}
 	defer h.Close()
+	// Links come and go while containers are taken down: a dump the
+	// kernel says was interrupted is asked for again.
 	ls, err := h.LinkList()
+	for i := 0; errors.Is(err, netlink.ErrDumpInterrupted) && i < 10; i++ {
+		ls, err = h.LinkList()
+	}
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -102,14 +102,26 @@ func (c *Client) stream(ctx context.Context, path string, body any, onEvent func
 	return Result{}, fmt.Errorf("berth's engine ended the answer without a result: %w; see its log", ErrEngineGone)
 }
 
-// Err is r's failure: nil, one error, or those of r.Errors joined.
+// Errors are the failures of one request apart from each other (the
+// steps of a pass that failed each on its own).
+type Errors []error
+
+func (e Errors) Error() string { return errors.Join(e...).Error() }
+
+// Unwrap lets errors.Is and errors.As look at each failure.
+func (e Errors) Unwrap() []error { return e }
+
+// Failures lists them, for a client to print one by one.
+func (e Errors) Failures() []error { return e }
+
+// Err is r's failure: nil, one error, or Errors, one for each of r.Errors.
 func (r Result) Err() error {
 	if len(r.Errors) > 1 {
-		errs := make([]error, len(r.Errors))
+		errs := make(Errors, len(r.Errors))
 		for i, e := range r.Errors {
 			errs[i] = errors.New(e)
 		}
-		return errors.Join(errs...)
+		return errs
 	}
 	if r.Error != "" {
 		return errors.New(r.Error)
