@@ -89,13 +89,13 @@ func assertClean(t *testing.T, m *Manager) {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	links, _ := h.LinkList()
+	links, _ := dumped(h.LinkList)
 	for _, l := range links {
 		if n := l.Attrs().Name; strings.HasPrefix(n, "br-") || strings.HasPrefix(n, "bth") || l.Attrs().Alias == linkAlias {
 			t.Errorf("link %s left behind", n)
 		}
 	}
-	addrs, _ := h.AddrList(nil, netlink.FAMILY_V4)
+	addrs, _ := dumped(func() ([]netlink.Addr, error) { return h.AddrList(nil, netlink.FAMILY_V4) })
 	for _, a := range addrs {
 		if !a.IP.IsLoopback() {
 			t.Errorf("address %s left behind", a.IPNet)

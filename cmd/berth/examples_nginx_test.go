@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -127,6 +128,9 @@ func (c *cli) hostBuild(args ...string) (string, error) {
 func hostBerthLinks(t *testing.T) []string {
 	t.Helper()
 	ls, err := netlink.LinkList()
+	for i := 0; errors.Is(err, netlink.ErrDumpInterrupted) && i < 10; i++ {
+		ls, err = netlink.LinkList() // a change of the host's links cut the dump
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
