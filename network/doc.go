@@ -40,6 +40,11 @@
 //     overlap instead of queueing for it. The next Attach, Detach or
 //     Cleanup tears down records whose owner died half-way, and records
 //     from an earlier boot; a detach in flight is left to its owner.
+//     DetachStart splits a detach at that point: the mark and the ports
+//     now, the links, namespace and addresses when its caller likes (the
+//     engine, in the background: a replica's replacement need not wait
+//     for the kernel); an Attach that asks for a static address a detach
+//     in flight holds waits for it.
 //     Records are written through temporary files named after their
 //     writer (pid and start time); the same reaping removes those of a
 //     writer that is gone, killed or a zombie.
