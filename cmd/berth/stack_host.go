@@ -360,8 +360,19 @@ func (h *stackHost) Stop(ctx context.Context, id string, grace time.Duration) er
 	if err := h.m.Stop(ctx, c, grace); err != nil {
 		return err
 	}
-	detachContainer(h.g, c) // as berth stop does: a stopped container keeps no address
+	// As berth stop does: a stopped container keeps no address.
+	h.detach(c)
 	return nil
+}
+
+// detach takes c's network down: in the engine, in the background once
+// its ports are free (detachInBackground), else at once.
+func (h *stackHost) detach(c *runtime.Container) {
+	if h.detachLater {
+		h.detachInBackground(c)
+		return
+	}
+	detachContainer(h.g, c)
 }
 
 func (h *stackHost) Remove(ctx context.Context, id string, volumes bool) error {
@@ -375,11 +386,7 @@ func (h *stackHost) Remove(ctx context.Context, id string, volumes bool) error {
 	if err := h.m.Remove(ctx, c, false); err != nil {
 		return err
 	}
-	if h.detachLater {
-		h.detachInBackground(c)
-	} else {
-		detachContainer(h.g, c)
-	}
+	h.detach(c)
 	if volumes {
 		removeAnonymousVolumes(h.g, h.m, c)
 	}
