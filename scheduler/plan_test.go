@@ -65,6 +65,10 @@ func TestPlanFor(t *testing.T) {
 	web := svc("web", "nginx:1.27", replicas(2), dependsOn("db", spec.ConditionHealthy))
 	db := svc("db", "postgres:16")
 	full := stack(web, db)
+	// web's image bumped in the file, the stack up as it was before.
+	bumped := stack(svc("web", "nginx:1.28", replicas(2), dependsOn("db", spec.ConditionHealthy)), db)
+	upBeforeBump := up(full)
+	upBeforeBump.Images["web"] = "sha256:web"
 
 	tests := []struct {
 		name string
@@ -95,12 +99,8 @@ func TestPlanFor(t *testing.T) {
 		plan: ``,
 	}, {
 		name: "image bumped",
-		want: stack(svc("web", "nginx:1.28", replicas(2), dependsOn("db", spec.ConditionHealthy)), db),
-		have: func() Observed {
-			o := up(full)
-			o.Images["web"] = "sha256:web"
-			return o
-		}(),
+		want: bumped,
+		have: upBeforeBump,
 		plan: `
 #0 wait           service:db  healthy, for web
 #1 stop           container:app-web-1  config changed after #0
@@ -114,12 +114,8 @@ func TestPlanFor(t *testing.T) {
 `,
 	}, {
 		name: "--no-recreate keeps a changed service's replicas",
-		want: stack(svc("web", "nginx:1.28", replicas(2), dependsOn("db", spec.ConditionHealthy)), db),
-		have: func() Observed {
-			o := up(full)
-			o.Images["web"] = "sha256:web"
-			return o
-		}(),
+		want: bumped,
+		have: upBeforeBump,
 		opts: PlanOptions{NoRecreate: true},
 		plan: ``,
 	}, {
