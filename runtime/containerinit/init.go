@@ -69,6 +69,19 @@ type initError struct {
 
 func (e *initError) Error() string { return e.err.Error() }
 
+// replyFailure tells berth that the container could not start, and why,
+// and returns the exit code the user should see: an initError's, else
+// ExitSetupFailed.
+func replyFailure(sync *os.File, err error) int {
+	code := ExitSetupFailed
+	var ie *initError
+	if errors.As(err, &ie) {
+		code = ie.code
+	}
+	_ = json.NewEncoder(sync).Encode(Reply{Error: err.Error(), Code: code})
+	return code
+}
+
 func runInit() int {
 	// Nothing in the container may read the host fds we hold through
 	// /proc/1 (fd, exe, environ): a non-dumpable process is only reachable
@@ -84,18 +97,11 @@ func runInit() int {
 	sync := os.NewFile(FdSync, "sync")
 	b, err := receiveBootstrap()
 	if err != nil {
-		_ = json.NewEncoder(sync).Encode(Reply{Error: err.Error(), Code: ExitSetupFailed})
-		return ExitSetupFailed
+		return replyFailure(sync, err)
 	}
 	w, err := startContainer(b, sigsReady)
 	if err != nil {
-		code := ExitSetupFailed
-		var ie *initError
-		if errors.As(err, &ie) {
-			code = ie.code
-		}
-		_ = json.NewEncoder(sync).Encode(Reply{Error: err.Error(), Code: code})
-		return code
+		return replyFailure(sync, err)
 	}
 	if w.gate != nil {
 		// From here on berth-shim supervises, in this process's place;
@@ -104,13 +110,7 @@ func runInit() int {
 		fmt.Fprintf(os.Stderr, "berth-init: %v; the Go init supervises instead\n", err)
 		if err := w.gate.open(); err != nil {
 			w.exec.close()
-			code := ExitSetupFailed
-			var ie *initError
-			if errors.As(err, &ie) {
-				code = ie.code
-			}
-			_ = json.NewEncoder(sync).Encode(Reply{Error: err.Error(), Code: code})
-			return code
+			return replyFailure(sync, err)
 		}
 	}
 	_ = json.NewEncoder(sync).Encode(Reply{Pid: w.pid})
