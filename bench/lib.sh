@@ -86,3 +86,15 @@ busybox_rootfs() {
 	printf 'root:x:0:0:root:/root:/bin/sh\n' >"$dir/etc/passwd"
 	printf 'root:x:0:\n' >"$dir/etc/group"
 }
+
+# Timings kept in $TIMES, a tab-separated file of "CASE KEY MS" lines
+# (KEY: the side, or what was timed), which the script makes:
+#   record CASE KEY MS   adds one;
+#   median CASE KEY      prints the median of CASE's and KEY's, rounded;
+#   all CASE KEY         prints them all, in the order they came.
+record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$TIMES"; }
+median() {
+	awk -v c="$1" -v k="$2" -F'\t' '$1 == c && $2 == k { print $3 }' "$TIMES" | sort -g |
+		awk '{ v[NR] = $1 } END { if (NR) printf "%.0f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+all() { awk -v c="$1" -v k="$2" -F'\t' '$1 == c && $2 == k { printf "%s ", $3 }' "$TIMES"; }

@@ -285,12 +285,6 @@ time_up() {
 declare -A SIDE_NAME=([berth]=berth [nosleep]="podman-compose(no sleeps)" [podman-compose]="podman-compose(as shipped)")
 TIMES=$WORK/times.tsv # case side ms
 : >"$TIMES"
-record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$TIMES"; }
-median() {
-	awk -v c="$1" -v s="$2" -F'\t' '$1 == c && $2 == s { print $3 }' "$TIMES" | sort -g |
-		awk '{ v[NR] = $1 } END { if (NR) printf "%.0f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-all() { awk -v c="$1" -v s="$2" -F'\t' '$1 == c && $2 == s { printf "%s ", $3 }' "$TIMES"; }
 
 say "berth: $BERTH"
 say "podman: $(podman --version | cut -d' ' -f3), podman-compose $(dpkg-query -W -f='${Version}' podman-compose), runtime $(runc --version | head -n1), netavark $(dpkg-query -W -f='${Version}' netavark)"

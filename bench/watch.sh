@@ -244,12 +244,6 @@ poll_result() {
 
 TIMES=$WORK/times.tsv # case what ms
 : >"$TIMES"
-record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$TIMES"; }
-median() {
-	awk -v c="$1" -v w="$2" -F'\t' '$1 == c && $2 == w { print $3 }' "$TIMES" | sort -g |
-		awk '{ v[NR] = $1 } END { if (NR) printf "%.0f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-all() { awk -v c="$1" -v w="$2" -F'\t' '$1 == c && $2 == w { printf "%s ", $3 }' "$TIMES"; }
 
 # a: write the file in place, as an editor that saves in place does
 sync_round() {
