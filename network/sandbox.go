@@ -1,11 +1,9 @@
 package network
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -417,8 +415,6 @@ func (m *Manager) beginDetach(id string) (rec sandboxRecord, ok bool, err error)
 // tryBeginDetach is one try of beginDetach; busy is true when another
 // operation is detaching the sandbox now.
 func (m *Manager) tryBeginDetach(id string) (rec sandboxRecord, ok, busy bool, err error) {
-	mark := m.prepareMark(id)
-	defer mark.discard()
 	unlock, err := m.lock()
 	if err != nil {
 		return rec, false, false, err
@@ -427,15 +423,12 @@ func (m *Manager) tryBeginDetach(id string) (rec sandboxRecord, ok, busy bool, e
 	if err := m.reapDead(); err != nil {
 		return rec, false, false, err
 	}
-	b, err := os.ReadFile(m.sandboxPath(id))
-	if errors.Is(err, fs.ErrNotExist) {
-		return rec, false, false, removeNetNS(m.NetNSPath(id))
-	}
-	if err == nil {
-		err = json.Unmarshal(b, &rec)
-	}
+	rec, found, err := m.readSandbox(id)
 	if err != nil {
 		return rec, false, false, fmt.Errorf("reading sandbox %s: %w", shortID(id), err)
+	}
+	if !found {
+		return rec, false, false, removeNetNS(m.NetNSPath(id))
 	}
 	if rec.inFlight() {
 		return rec, false, true, nil
@@ -444,15 +437,12 @@ func (m *Manager) tryBeginDetach(id string) (rec sandboxRecord, ok, busy bool, e
 		return rec, false, false, fmt.Errorf("sandbox %s: %w", shortID(id), ErrBusy)
 	}
 	// Rules first: no new connection may reach an address that is about
-	// to be handed out again.
+	// to be handed out again. (The mark is not synced, see writeSandbox:
+	// under the lock it costs a small write, not a journal commit.)
 	hadPorts := len(rec.Ports) > 0
-	if mark.commit(b) {
-		rec = mark.rec
-	} else {
-		rec.State, rec.Owner, rec.Ports = stateDetaching, newOperation(), nil
-		if err := m.writeSandbox(&rec); err != nil {
-			return rec, false, false, err
-		}
+	rec.State, rec.Owner, rec.Ports = stateDetaching, newOperation(), nil
+	if err := m.writeSandbox(&rec); err != nil {
+		return rec, false, false, err
 	}
 	if hadPorts {
 		if err := m.syncRules(); err != nil {
@@ -461,54 +451,6 @@ func (m *Manager) tryBeginDetach(id string) (rec sandboxRecord, ok, busy bool, e
 		}
 	}
 	return rec, true, false, nil
-}
-
-// markedRecord is an attached sandbox's record marked as detaching by a
-// new operation, written to a temporary file before the lock is taken;
-// under the lock it is renamed into place if the record has not changed
-// meanwhile, so the lock is held for a rename, not a write. Like every
-// sandbox record it is not synced (see writeSandbox).
-type markedRecord struct {
-	path string
-	seen []byte        // the record the mark was made from
-	rec  sandboxRecord // the marked record
-	tmp  string        // its temporary file; "" when none was made
-}
-
-// prepareMark reads sandbox id's record without the lock and, if it is
-// attached, writes it marked to a temporary file.
-func (m *Manager) prepareMark(id string) *markedRecord {
-	mk := &markedRecord{path: m.sandboxPath(id)}
-	b, err := os.ReadFile(mk.path)
-	if err != nil || json.Unmarshal(b, &mk.rec) != nil || mk.rec.State != stateAttached {
-		return mk
-	}
-	mk.rec.State, mk.rec.Owner, mk.rec.Ports = stateDetaching, newOperation(), nil
-	tmp := tempName(mk.path)
-	if writeJSONFile(tmp, &mk.rec, false) == nil {
-		mk.seen, mk.tmp = b, tmp
-	}
-	return mk
-}
-
-// commit puts the mark in place of the record, whose content is now b,
-// if the mark was made from that; it reports whether it did. The rename
-// is not synced: see removeSandboxRecord.
-//
-// Preconditions: state lock held.
-func (mk *markedRecord) commit(b []byte) bool {
-	if mk.tmp == "" || !bytes.Equal(b, mk.seen) || os.Rename(mk.tmp, mk.path) != nil {
-		return false
-	}
-	mk.tmp = ""
-	return true
-}
-
-// discard removes the temporary file of a mark that was not committed.
-func (mk *markedRecord) discard() {
-	if mk.tmp != "" {
-		os.Remove(mk.tmp)
-	}
 }
 
 // abandon hands a detach that failed half-way back to this process as a

@@ -417,8 +417,8 @@ func newOperation() owner {
 //
 //	<record>.tmp-<pid>-<start>-<n>
 //
-// No two writes share one, not even a mark (prepareMark, written without
-// the lock) and a write under the lock. The next reapDead removes one
+// No two writes share one, not even two goroutines' of one process (the
+// background detaches of a stack's replicas). The next reapDead removes one
 // whose writer died mid-write (removeDeadTemps), by the rule that reaps a
 // record's owner: the process with that pid and start time no longer
 // runs. A killed writer is gone at once, though it stays a zombie until
